@@ -1,0 +1,22 @@
+import { defaultServerConditions } from 'vite';
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Tests run against each package's `src` through the `@peftjs/source` export condition,
+ * so no build is needed before testing.
+ */
+export function peftjsVitestConfig(name: string) {
+  const conditions = ['@peftjs/source', ...defaultServerConditions];
+  return defineConfig({
+    resolve: { conditions },
+    ssr: { resolve: { conditions, externalConditions: ['@peftjs/source'] } },
+    test: {
+      name,
+      environment: 'node',
+      include: ['src/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts'],
+      testTimeout: 120_000,
+      hookTimeout: 120_000,
+      pool: 'forks',
+    },
+  });
+}
