@@ -78,6 +78,29 @@ export interface AppliedMethod {
   load(state: Record<string, tf.Tensor>): void;
   /** Removes the method from the model, restoring the original modules and trainable flags. */
   remove?(): void;
+  /**
+   * The method's tensors and config in HF PEFT's own file format (its `adapter_config.json` fields
+   * and `adapter_model.safetensors` key names), for methods HF PEFT has. Tensors belong to the caller.
+   */
+  exportHf?(): HfAdapterFiles;
+  /** Loads tensors keyed as `exportHf` writes them; mismatch is a 'checkpoint-mismatch' error. */
+  loadHf?(tensors: Record<string, tf.Tensor>): void;
+}
+
+/** One adapter in HF PEFT's file format: what `AppliedMethod.exportHf` returns. */
+export interface HfAdapterFiles {
+  /** The content of HF PEFT's `adapter_config.json` (including `peft_type`). */
+  config: Record<string, unknown>;
+  /** The tensors of `adapter_model.safetensors`, under HF PEFT's key names. */
+  tensors: Record<string, tf.Tensor>;
+}
+
+/** How a method reads HF PEFT's `adapter_config.json`, for methods that own that format. */
+export interface HfAdapterFormat<Schema extends z.ZodType = z.ZodType> {
+  /** HF PEFT's `peft_type` (`LORA`, `IA3`, ...). */
+  peftType: string;
+  /** Turns HF PEFT's config into this method's config (validated afterwards by the schema). */
+  configFromHf(hfConfig: Record<string, unknown>): z.input<Schema>;
 }
 
 /** A method definition: what `definePeftMethod` takes. */
@@ -87,6 +110,8 @@ export interface PeftMethodDefinition<Schema extends z.ZodType = z.ZodType> {
   name: string;
   /** The npm package that provides it (used in manifests and "unknown method" errors). */
   packageName: string;
+  /** The providing package's version, recorded in saved manifests when given. */
+  packageVersion?: string;
   /** The survey's taxonomy class. */
   kind: MethodKind;
   /** One-line description for reports and `--help`. */
@@ -95,6 +120,8 @@ export interface PeftMethodDefinition<Schema extends z.ZodType = z.ZodType> {
   configSchema: Schema;
   /** Applies the method to a model (mutating it: wrapping and selecting modules). */
   apply(model: Module<any, any>, config: z.output<Schema>, context: ApplyContext): AppliedMethod;
+  /** Present when the method can read HF PEFT's adapter files (its applied form then has `exportHf`/`loadHf`). */
+  hf?: HfAdapterFormat<Schema>;
 }
 
 /** A configured method ready to apply: what `lora({ r: 8 })` returns. */

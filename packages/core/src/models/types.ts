@@ -19,6 +19,11 @@ export interface ModelOutput {
   lastHiddenState: tf.Tensor;
   /** Embedding output followed by each layer's output, when asked for. */
   hiddenStates?: tf.Tensor[];
+  /**
+   * Soft-prompt rows the embeddings prepended (0 when the prompt slot is empty). lastHiddenState
+   * and hiddenStates include them; token-level logits do not (they align with inputIds).
+   */
+  promptLength?: number;
 }
 
 /** A training/eval batch: model inputs plus labels. */

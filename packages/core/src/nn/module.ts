@@ -47,6 +47,16 @@ export abstract class Module<TArgs extends unknown[] = [tf.Tensor], TOut = tf.Te
     return found as M;
   }
 
+  /**
+   * Removes a direct child and returns it (undefined if absent). Empties an optional slot
+   * (`prefix`, `prompt`) when a method is removed; the child's parameters are not disposed.
+   */
+  removeChild(name: string): Module<any, any> | undefined {
+    const found = this.childModules.get(name);
+    this.childModules.delete(name);
+    return found;
+  }
+
   /** The direct child of that name, or undefined. Use for optional slots. */
   maybeChild<M extends Module<any, any> = Module<any, any>>(name: string): M | undefined {
     return this.childModules.get(name) as M | undefined;

@@ -1,1 +1,3 @@
-export {};
+export * from './base-snapshot';
+export * from './parameter-report';
+export * from './format-parameter-report';

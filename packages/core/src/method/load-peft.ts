@@ -1,0 +1,142 @@
+import { join } from 'node:path';
+import { PeftError } from '../errors/peft-error';
+import { readJsonFile } from '../io/json-file';
+import { loadSafetensors } from '../io/safetensors-file';
+import type { tf } from '../nn/tf';
+import { ADAPTER_CONFIG_FILE, ADAPTER_MANIFEST_FORMAT, ADAPTER_WEIGHTS_FILE, adapterManifestSchema, methodTensorPrefix } from './adapter-manifest';
+import { configErrorFromZod } from './config-error';
+import type { AnyModule, AnyPeftMethod } from './erased-types';
+import { peft, type PeftModel, type PeftOptions } from './peft-model';
+import { defaultRegistry, type MethodRegistry } from './registry';
+import type { AppliedMethod, MethodConfig } from './types';
+
+export interface LoadPeftOptions extends PeftOptions {
+  /** Where saved method names are looked up. Default: the default registry. */
+  registry?: MethodRegistry;
+}
+
+/** HF PEFT's `peft_type` -> the package that provides a method for it, for error messages. */
+const HF_PEFT_TYPE_PACKAGES: Readonly<Record<string, string>> = {
+  LORA: '@peftjs/lora',
+  ADALORA: '@peftjs/lora',
+  IA3: '@peftjs/adapters',
+  PROMPT_TUNING: '@peftjs/prompts',
+  PREFIX_TUNING: '@peftjs/prompts',
+  P_TUNING: '@peftjs/prompts',
+  LN_TUNING: '@peftjs/selective',
+};
+
+/**
+ * Loads a saved adapter onto a base model: looks each method up in the registry, re-applies it
+ * with its saved config and loads its tensors. Reads this library's manifest, or HF PEFT's
+ * `adapter_config.json` for a registered method that declares its `peft_type`. Missing or extra
+ * tensors, or a shape that differs, are a 'checkpoint-mismatch' error.
+ *
+ * @example
+ * import '@peftjs/lora/register';
+ * const tuned = await loadPeft(baseModel, './my-adapter');
+ */
+export async function loadPeft<M extends AnyModule>(model: M, dir: string, options: LoadPeftOptions = {}): Promise<PeftModel<M>> {
+  const registry = options.registry ?? defaultRegistry;
+  const configPath = join(dir, ADAPTER_CONFIG_FILE);
+  const json = await readJsonFile(configPath);
+  if (typeof json === 'object' && json !== null && (json as { format?: unknown }).format === ADAPTER_MANIFEST_FORMAT) {
+    return loadManifestAdapter(model, dir, json, registry, options);
+  }
+  const peftType = typeof json === 'object' && json !== null ? (json as { peft_type?: unknown }).peft_type : undefined;
+  if (typeof peftType === 'string') return loadHfAdapter(model, dir, json as Record<string, unknown>, peftType, registry, options);
+  throw new PeftError('invalid-config', `${configPath} is neither a peftjs adapter manifest nor an HF PEFT adapter config.`, {
+    field: 'format',
+    value: (json as { format?: unknown } | null)?.format,
+    allowed: [ADAPTER_MANIFEST_FORMAT, 'an HF PEFT config with peft_type'],
+  });
+}
+
+async function loadManifestAdapter<M extends AnyModule>(model: M, dir: string, json: unknown, registry: MethodRegistry, options: LoadPeftOptions): Promise<PeftModel<M>> {
+  const parsed = adapterManifestSchema.safeParse(json);
+  if (!parsed.success) throw configErrorFromZod(ADAPTER_CONFIG_FILE, parsed.error, json, adapterManifestSchema);
+  const manifest = parsed.data;
+  const configs: MethodConfig[] = manifest.methods.map((entry) => registry.get(entry.name, entry.package)(entry.config));
+  const { tensors } = await loadSafetensors(join(dir, ADAPTER_WEIGHTS_FILE));
+  try {
+    const peftModel = peft(model, configs, { ...options, adapterName: options.adapterName ?? manifest.adapterName });
+    const remaining = new Set(Object.keys(tensors));
+    peftModel.entries().forEach((entry) => {
+      const prefix = methodTensorPrefix(entry.index, entry.method.name);
+      const own = Object.fromEntries(Object.entries(tensors).filter(([key]) => key.startsWith(prefix)).map(([key, tensor]) => [key.slice(prefix.length), tensor]));
+      for (const key of Object.keys(own)) remaining.delete(`${prefix}${key}`);
+      loadChecked(entry.applied, entry.method, own);
+    });
+    if (remaining.size) {
+      throw new PeftError('checkpoint-mismatch', `${ADAPTER_WEIGHTS_FILE} has tensors no method of the manifest owns: ${[...remaining].slice(0, 8).join(', ')}.`, {
+        field: 'tensors',
+        value: [...remaining],
+        allowed: manifest.methods.map((m, i) => `${methodTensorPrefix(i, m.name)}*`),
+      });
+    }
+    return peftModel;
+  } finally {
+    disposeAll(tensors);
+  }
+}
+
+async function loadHfAdapter<M extends AnyModule>(
+  model: M,
+  dir: string,
+  hfConfig: Record<string, unknown>,
+  peftType: string,
+  registry: MethodRegistry,
+  options: LoadPeftOptions,
+): Promise<PeftModel<M>> {
+  const method = registry.list().find((candidate) => candidate.hf?.peftType === peftType);
+  if (!method?.hf) {
+    const packageName = HF_PEFT_TYPE_PACKAGES[peftType];
+    throw new PeftError(
+      'unknown-method',
+      `No registered method reads HF PEFT adapters of peft_type "${peftType}".` + (packageName ? ` It is provided by ${packageName}: add \`import '${packageName}/register'\`.` : ''),
+      { field: 'peft_type', value: peftType, allowed: registry.list().flatMap((m) => (m.hf ? [m.hf.peftType] : [])) },
+    );
+  }
+  const configured = method(method.hf.configFromHf(hfConfig));
+  const { tensors } = await loadSafetensors(join(dir, ADAPTER_WEIGHTS_FILE));
+  try {
+    const peftModel = peft(model, [configured], options);
+    const applied = peftModel.appliedMethods()[0]!;
+    if (!applied.loadHf) {
+      throw new PeftError('not-implemented', `Method "${method.name}" declares HF peft_type ${peftType} but its applied form has no loadHf().`, { field: `${method.name}.loadHf`, value: undefined, allowed: 'a loadHf(tensors) function' });
+    }
+    applied.loadHf(tensors);
+    return peftModel;
+  } finally {
+    disposeAll(tensors);
+  }
+}
+
+/** Checks the saved keys and shapes against what the method holds now, then loads. */
+function loadChecked(applied: AppliedMethod, method: AnyPeftMethod, saved: Record<string, tf.Tensor>): void {
+  const expected = applied.state();
+  const missing = Object.keys(expected).filter((key) => !(key in saved));
+  const extra = Object.keys(saved).filter((key) => !(key in expected));
+  const wrongShape = Object.keys(expected).filter((key) => key in saved && !sameShape(saved[key]!.shape, expected[key]!.shape));
+  if (missing.length || extra.length || wrongShape.length) {
+    const parts = [
+      missing.length ? `missing ${missing.slice(0, 6).join(', ')}` : '',
+      extra.length ? `unexpected ${extra.slice(0, 6).join(', ')}` : '',
+      ...wrongShape.slice(0, 6).map((key) => `${key} has shape [${saved[key]!.shape.join(', ')}], expected [${expected[key]!.shape.join(', ')}]`),
+    ].filter(Boolean);
+    throw new PeftError('checkpoint-mismatch', `The saved tensors of "${method.name}" do not fit the model: ${parts.join('; ')}.`, {
+      field: `${method.name}.state`,
+      value: [...missing, ...extra, ...wrongShape],
+      allowed: Object.keys(expected).map((key) => `${key} [${expected[key]!.shape.join(', ')}]`),
+    });
+  }
+  applied.load(saved);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((dimension, i) => dimension === b[i]);
+}
+
+function disposeAll(tensors: Record<string, tf.Tensor>): void {
+  for (const tensor of Object.values(tensors)) if (!tensor.isDisposed) tensor.dispose();
+}

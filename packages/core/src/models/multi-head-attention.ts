@@ -1,0 +1,114 @@
+import { invalidArgument } from '../errors/peft-error';
+import { Dropout } from '../nn/dropout';
+import { Linear } from '../nn/linear';
+import { Module } from '../nn/module';
+import { tf } from '../nn/tf';
+import { additiveAttentionMask } from './attention-mask';
+import type { LayerContext, PrefixKeyValue, PrefixProvider } from './slots';
+
+export interface MultiHeadAttentionOptions {
+  hiddenSize: number;
+  numHeads: number;
+  /** Dropout on the attention probabilities. */
+  attentionDropout: number;
+  /** Dropout on the output projection (HF's hidden/residual dropout). */
+  outputDropout: number;
+  /** One [hidden, 3·hidden] projection split into q, k, v (GPT-2's c_attn) instead of three. */
+  fusedQkv: boolean;
+  /** Queries see only keys at or before their position. */
+  causal: boolean;
+  /** Std of the projection weights' normal init. */
+  initStd: number;
+  /** Std of the output projection's init (GPT-2 scales it by 1/√(2·layers)). Default initStd. */
+  outputInitStd?: number;
+}
+
+/**
+ * Multi-head scaled dot-product attention (Vaswani et al., "Attention Is All You Need", §3.2),
+ * the block's `attention` sublayer: returns dropout(output(attend(x))) before the residual add.
+ *
+ * Children: `query`/`key`/`value`/`output` (BERT) or `qkv`/`output` (GPT-2), dropouts, and the
+ * optional `prefix` slot (see PrefixProvider), which is read on every forward so a method can
+ * fill or empty it at any time.
+ */
+export class MultiHeadAttention extends Module<[hidden: tf.Tensor, context: LayerContext], tf.Tensor> {
+  readonly hiddenSize: number;
+  readonly numHeads: number;
+  readonly headDim: number;
+  readonly fusedQkv: boolean;
+  readonly causal: boolean;
+
+  constructor(options: MultiHeadAttentionOptions) {
+    super();
+    if (options.hiddenSize % options.numHeads !== 0) invalidArgument('numHeads', options.numHeads, `a divisor of hiddenSize ${options.hiddenSize}`);
+    this.role = 'attention';
+    this.hiddenSize = options.hiddenSize;
+    this.numHeads = options.numHeads;
+    this.headDim = options.hiddenSize / options.numHeads;
+    this.fusedQkv = options.fusedQkv;
+    this.causal = options.causal;
+    const size = options.hiddenSize;
+    if (options.fusedQkv) {
+      this.registerModule('qkv', new Linear(size, 3 * size, { role: 'attention.qkv', initStd: options.initStd }));
+    } else {
+      this.registerModule('query', new Linear(size, size, { role: 'attention.query', initStd: options.initStd }));
+      this.registerModule('key', new Linear(size, size, { role: 'attention.key', initStd: options.initStd }));
+      this.registerModule('value', new Linear(size, size, { role: 'attention.value', initStd: options.initStd }));
+    }
+    this.registerModule('output', new Linear(size, size, { role: 'attention.output', initStd: options.outputInitStd ?? options.initStd }));
+    this.registerModule('attentionDropout', new Dropout(options.attentionDropout));
+    this.registerModule('outputDropout', new Dropout(options.outputDropout));
+  }
+
+  /** The prefix slot's provider, if a method filled it. */
+  get prefix(): PrefixProvider | undefined {
+    return this.maybeChild<PrefixProvider>('prefix');
+  }
+
+  /** Fills (or, with undefined, empties) the prefix slot. */
+  setPrefix(provider: PrefixProvider | undefined): void {
+    if (provider) this.registerModule('prefix', provider);
+    else this.removeChild('prefix');
+  }
+
+  forward(hidden: tf.Tensor, context: LayerContext): tf.Tensor {
+    return tf.tidy(() => {
+      if (hidden.rank !== 3 || hidden.shape[2] !== this.hiddenSize) invalidArgument('hidden.shape', hidden.shape, `[batch, seq, ${this.hiddenSize}]`);
+      const [batch, queryLength] = hidden.shape as [number, number, number];
+      const [query, key, value] = this.projectQkv(hidden).map((x) => this.splitHeads(x));
+      let keys = key!;
+      let values = value!;
+      const prefix = this.prefix;
+      if (prefix) {
+        const rows = prefix.forward(batch);
+        keys = tf.concat([this.prefixHeads(rows.key, batch, 'key'), keys], 2);
+        values = tf.concat([this.prefixHeads(rows.value, batch, 'value'), values], 2);
+      }
+      const keyLength = keys.shape[2]!;
+      let scores = tf.div(tf.matMul(query!, keys, false, true), Math.sqrt(this.headDim));
+      const mask = additiveAttentionMask({ paddingMask: context.attentionMask, causal: this.causal, queryLength, keyLength });
+      if (mask) scores = tf.add(scores, mask);
+      const probabilities = this.child<Dropout>('attentionDropout').forward(tf.softmax(scores));
+      const attended = tf.matMul(probabilities, values).transpose([0, 2, 1, 3]).reshape([batch, queryLength, this.hiddenSize]);
+      return this.child<Dropout>('outputDropout').forward(this.child('output').forward(attended));
+    });
+  }
+
+  /** q, k, v as [batch, seq, hidden] each; the fused projection is split like HF GPT-2's `c_attn(x).split(hidden, dim=2)`. */
+  private projectQkv(hidden: tf.Tensor): tf.Tensor[] {
+    if (this.fusedQkv) return tf.split(this.child('qkv').forward(hidden), 3, 2);
+    return [this.child('query').forward(hidden), this.child('key').forward(hidden), this.child('value').forward(hidden)];
+  }
+
+  /** [batch, seq, hidden] -> [batch, heads, seq, headDim]. */
+  private splitHeads(x: tf.Tensor): tf.Tensor {
+    const [batch, length] = x.shape as [number, number, number];
+    return x.reshape([batch, length, this.numHeads, this.headDim]).transpose([0, 2, 1, 3]);
+  }
+
+  private prefixHeads(rows: PrefixKeyValue['key'], batch: number, field: 'key' | 'value'): tf.Tensor {
+    if (rows.rank === 4 && rows.shape[0] === batch && rows.shape[1] === this.numHeads && rows.shape[3] === this.headDim) return rows;
+    if (rows.rank === 3 && rows.shape[0] === batch && rows.shape[2] === this.hiddenSize) return this.splitHeads(rows);
+    return invalidArgument(`prefix.${field}.shape`, rows.shape, `[${batch}, ${this.numHeads}, P, ${this.headDim}] or [${batch}, P, ${this.hiddenSize}]`);
+  }
+}
