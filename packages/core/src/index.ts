@@ -1,6 +1,7 @@
 export * from './errors';
 export * from './nn';
 export * from './util/random';
+export * from './util/schema';
 export * from './backend';
 export * from './models';
 export * from './grad';

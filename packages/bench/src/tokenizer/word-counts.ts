@@ -7,7 +7,8 @@ import { BERT_NORMALIZER_CONFIG } from './tokenizer-json';
  * it learns pieces for are the words the encoder later sees.
  */
 export class BertWordSplitter {
-  private readonly normalizer = new BertNormalizer({ ...BERT_NORMALIZER_CONFIG } as ConstructorParameters<typeof BertNormalizer>[0]);
+  // `null` (what tokenizer.json holds) means "follow lowercase"; the JS config type spells it `undefined`.
+  private readonly normalizer = new BertNormalizer({ ...BERT_NORMALIZER_CONFIG, strip_accents: undefined });
   private readonly preTokenizer = new BertPreTokenizer();
 
   /** Lowercased, accent-stripped, CJK-spaced, control-cleaned text. */

@@ -14,7 +14,7 @@ beforeAll(async () => {
 
 /** A plain container to build module trees with the reference models' paths. */
 class Container extends Module<[], null> {
-  constructor(children: Record<string, Module<any, any>>) {
+  constructor(children: Record<string, Module<[], null> | Linear | Embedding | LayerNorm>) {
     super();
     for (const [name, child] of Object.entries(children)) this.registerModule(name, child);
   }

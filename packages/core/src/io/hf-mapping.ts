@@ -2,6 +2,10 @@ import { PeftError } from '../errors/peft-error';
 import type { Module } from '../nn/module';
 import { tf } from '../nn/tf';
 
+// The loaders walk models of any forward signature, so the module type parameters are erased.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyModule = Module<any, any>;
+
 /**
  * How one of our modules is stored in a Hugging Face checkpoint:
  * - `linear`: torch.nn.Linear, weight [out, in] (ours is [in, out]: transposed both ways);
@@ -95,7 +99,7 @@ export function hfModuleNameFor(rules: readonly HfModuleRule[], path: string, pr
  * The tensor mappings of a model whose modules exist at the expanded rules' paths. Modules a model
  * does not have (no pooler, another head) are skipped; a Linear without bias maps no bias.
  */
-export function hfTensorMappings(model: Module<any, any>, rules: readonly HfModuleRule[], prefix: string): HfTensorMapping[] {
+export function hfTensorMappings(model: AnyModule, rules: readonly HfModuleRule[], prefix: string): HfTensorMapping[] {
   const mappings: HfTensorMapping[] = [];
   for (const rule of rules) {
     const module = maybeModule(model, rule.module);
@@ -157,7 +161,7 @@ export interface HfLoadResult<M> {
  * assigned. `tensors` stays owned by the caller.
  */
 export function assignHfTensors(
-  model: Module<any, any>,
+  model: AnyModule,
   tensors: Readonly<Record<string, tf.Tensor>>,
   spec: HfCheckpointSpec,
   layerCount: number,
@@ -240,7 +244,7 @@ export function assignHfTensors(
  * Our parameters as HF checkpoint tensors (transposed back to [out, in] where HF expects it).
  * The returned tensors are new; the caller disposes them.
  */
-export function collectHfTensors(model: Module<any, any>, rules: readonly HfModuleRule[], prefix: string, layerCount: number): Record<string, tf.Tensor> {
+export function collectHfTensors(model: AnyModule, rules: readonly HfModuleRule[], prefix: string, layerCount: number): Record<string, tf.Tensor> {
   const out: Array<[string, tf.Tensor]> = [];
   for (const mapping of hfTensorMappings(model, expandHfRules(rules, layerCount), prefix)) {
     const value = model.getParameter(mapping.parameterPath).value;
@@ -261,8 +265,8 @@ function tensorsEqual(a: tf.Tensor, b: tf.Tensor): boolean {
   return true;
 }
 
-function maybeModule(model: Module<any, any>, path: string): Module<any, any> | undefined {
-  let current: Module<any, any> | undefined = model;
+function maybeModule(model: AnyModule, path: string): AnyModule | undefined {
+  let current: AnyModule | undefined = model;
   for (const part of path.split('.')) {
     current = current.maybeChild(part);
     if (!current) return undefined;

@@ -11,7 +11,6 @@ export const BUILTIN_METHOD_PACKAGES: Readonly<Record<string, string>> = {
     'parallel-adapter',
     'scaled-parallel-adapter',
     'compacter',
-    'compacter++',
     'ia3',
     'lst',
     'ladder-side-tuning',

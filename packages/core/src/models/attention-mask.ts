@@ -30,7 +30,8 @@ export function additiveAttentionMask(options: AdditiveMaskOptions): tf.Tensor |
     let allowed: tf.Tensor | undefined;
     if (paddingMask) {
       const [batch] = paddingMask.shape as [number, number];
-      const keys = prefixLength > 0 ? tf.concat([tf.ones([batch, prefixLength]), paddingMask], 1) : paddingMask;
+      const real = paddingMask.toFloat();
+      const keys = prefixLength > 0 ? tf.concat([tf.ones([batch, prefixLength]), real], 1) : real;
       allowed = keys.reshape([batch, 1, 1, keyLength]);
     }
     if (causal) {

@@ -1,4 +1,4 @@
-import { tf } from '../nn/tf';
+import type { tf } from '../nn/tf';
 import { ClassificationHead } from './classification-head';
 import { parseBertConfig, type BertConfig, type BertConfigInput } from './config';
 import { Embeddings } from './embeddings';

@@ -135,8 +135,10 @@ function parseWith<S extends z.ZodType>(schema: S, input: unknown, name: string)
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const field = issue?.path.map(String).join('.') ?? '';
+  const unknownKey = issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+  const field = unknownKey ?? issue?.path.map(String).join('.') ?? '';
   const value = field && typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[field] : input;
-  const allowed = issue?.code === 'invalid_value' ? issue.values.map(String) : (issue?.message ?? 'a valid value');
+  const allowed =
+    issue?.code === 'invalid_value' ? issue.values.map(String) : unknownKey !== undefined ? 'only the documented config fields' : (issue?.message ?? 'a valid value');
   throw new PeftError('invalid-config', `${name}.${field || '(root)'}: ${issue?.message ?? 'invalid value'}.`, { field, value, allowed });
 }

@@ -6,7 +6,7 @@ import { Module } from '../nn/module';
  * never called itself; its owner iterates `items()`, which reads the children on every call so a
  * replaced item takes effect.
  */
-export class ModuleList<M extends Module<any, any> = Module<any, any>> extends Module<[], never> {
+export class ModuleList<M extends Module<never, unknown> = Module<never, unknown>> extends Module<[], never> {
   constructor(items: readonly M[] = []) {
     super();
     items.forEach((item, index) => this.registerModule(String(index), item));

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Linear } from '../nn/linear';
+import type { Linear } from '../nn/linear';
 import { Module } from '../nn/module';
 import { Parameter } from '../nn/parameter';
 import { tf } from '../nn/tf';

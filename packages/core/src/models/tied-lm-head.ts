@@ -1,5 +1,5 @@
 import { Module } from '../nn/module';
-import { tf } from '../nn/tf';
+import type { tf } from '../nn/tf';
 import { tiedProjection } from './tied-projection';
 
 /**

@@ -1,1 +1,2 @@
-export {};
+export * from './conformance';
+export * from './conformance-fixtures';

@@ -1,0 +1,4 @@
+import { registerMethod } from '@peftjs/core';
+import { channelScaleMethod } from './method';
+
+registerMethod(channelScaleMethod);

@@ -1,0 +1,3 @@
+import { peftjsVitestConfig } from '../../tooling/vitest.shared';
+
+export default peftjsVitestConfig('example-channel-scale');

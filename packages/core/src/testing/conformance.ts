@@ -1,0 +1,232 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PeftError } from '../errors/peft-error';
+import { loadPeft } from '../method/load-peft';
+import { peft, type PeftModel } from '../method/peft-model';
+import { createRegistry } from '../method/registry';
+import type { MethodConfig, PeftMethod } from '../method/types';
+import type { Batch } from '../models/types';
+import type { Parameter } from '../nn/parameter';
+import { tf } from '../nn/tf';
+import { SeedStream } from '../util/random';
+import { conformanceBatch, createConformanceBert, disposeBatch, type ConformanceModel } from './conformance-fixtures';
+
+/** One row of the conformance table: a method (or a composition) and what it promises. */
+export interface ConformanceCase {
+  /** Shown in the test names. */
+  name: string;
+  /** The configured methods to apply, in order. Called once per check (fresh configs). */
+  methods: () => MethodConfig[];
+  /** Builds the base model; must give identical weights on every call. Default: a tiny BERT classifier. */
+  createModel?: () => ConformanceModel;
+  /** The method leaves outputs unchanged at init (LoRA with B = 0, scales at 1, ...). Default true. */
+  identityAtInit?: boolean;
+  /** The method can merge into the base weights. When false, merge must throw 'not-mergeable'. Default true. */
+  mergeable?: boolean;
+  /** disable() gives back the base model's outputs. Default true. */
+  supportsDisable?: boolean;
+  /** Configs that must be rejected with an 'invalid-config' error naming `field`. */
+  invalidConfigs?: ReadonlyArray<{ method: PeftMethod<any>; config: unknown; field: string }>;
+  /**
+   * Moves the method away from its init so merge/save checks are not trivially satisfied.
+   * Default: adds seeded noise (std 0.1) to every trainable parameter.
+   */
+  perturb?: (model: PeftModel<ConformanceModel>) => void;
+  /** Absolute tolerance on logits. Default 1e-5. */
+  tolerance?: number;
+}
+
+function logitsOf(model: { forward(batch: Batch): { logits: tf.Tensor } }, batch: Batch): Float32Array {
+  return tf.tidy(() => {
+    const output = model.forward(batch);
+    return output.logits.dataSync() as Float32Array;
+  });
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
+
+function defaultPerturb(model: PeftModel<ConformanceModel>): void {
+  const random = new SeedStream(99);
+  for (const parameter of model.trainableParameters()) {
+    tf.tidy(() => parameter.assign(tf.add(parameter.value, tf.randomNormal(parameter.shape, 0, 0.1, 'float32', random.nextSeed()))));
+  }
+}
+
+function snapshot(parameters: readonly Parameter[]): Float32Array[] {
+  return parameters.map((parameter) => parameter.value.dataSync().slice() as Float32Array);
+}
+
+/** One plain SGD step over the trainable parameters, with the method hooks that touch gradients. */
+function sgdStep(model: PeftModel<ConformanceModel>, batch: Batch, learningRate: number): void {
+  const parameters = model.trainableParameters();
+  const methods = model.appliedMethods();
+  const { value, grads } = tf.variableGrads(
+    () =>
+      tf.tidy(() => {
+        let loss = model.taskLoss(model.forward(batch), batch.labels!, batch.attentionMask);
+        for (const method of methods) if (method.regularization) loss = tf.add(loss, method.regularization());
+        return loss as tf.Scalar;
+      }),
+    parameters.map((p) => p.variable),
+  );
+  let gradients = new Map(parameters.map((p) => [p, grads[p.variable.name]!] as const));
+  for (const method of methods) {
+    if (!method.transformGradients) continue;
+    const next = method.transformGradients(gradients);
+    for (const [parameter, gradient] of gradients) if (next.get(parameter) !== gradient) gradient.dispose();
+    gradients = next;
+  }
+  for (const [parameter, gradient] of gradients) tf.tidy(() => parameter.assign(tf.sub(parameter.value, tf.mul(gradient, learningRate))));
+  for (const method of methods) method.afterStep?.({ step: 1, totalSteps: 1, gradients });
+  tf.dispose([value, ...gradients.values()]);
+}
+
+/**
+ * Registers, with vitest, the checks every method must pass (STYLE.md §7): identity at init where
+ * promised, merge/unmerge parity, enable/disable, save/load round trip, only the declared parameters
+ * train, no tensor leak across steps, and clear errors on bad config.
+ *
+ * @example
+ * describeConformance({ name: 'channel-scale', methods: () => [channelScale({ targets: { roles: ['ffn.down'] } })] });
+ */
+export function describeConformance(testCase: ConformanceCase): void {
+  const createModel = testCase.createModel ?? (() => createConformanceBert());
+  const tolerance = testCase.tolerance ?? 1e-5;
+  const perturb = testCase.perturb ?? defaultPerturb;
+
+  function setup(): { base: ConformanceModel; tuned: PeftModel<ConformanceModel>; batch: Batch; baseLogits: Float32Array } {
+    const base = createModel();
+    base.eval();
+    const batch = conformanceBatch(base);
+    const baseLogits = logitsOf(base, batch);
+    const tuned = peft(base, testCase.methods());
+    tuned.model.eval();
+    return { base, tuned, batch, baseLogits };
+  }
+
+  function teardown(context: { base: ConformanceModel; batch: Batch }): void {
+    disposeBatch(context.batch);
+    context.base.dispose();
+  }
+
+  describe(`conformance: ${testCase.name}`, () => {
+    if (testCase.identityAtInit ?? true) {
+      it('leaves the outputs unchanged at init', () => {
+        const context = setup();
+        expect(maxAbsDiff(logitsOf(context.tuned, context.batch), context.baseLogits)).toBeLessThanOrEqual(tolerance);
+        teardown(context);
+      });
+    }
+
+    it('trains exactly the parameters its methods declare', () => {
+      const context = setup();
+      const declared = new Set(context.tuned.appliedMethods().flatMap((method) => method.parameters()));
+      const everything = context.tuned.model.parameters();
+      const trainable = everything.filter((parameter) => parameter.trainable);
+      expect(declared.size).toBeGreaterThan(0);
+      expect(new Set(trainable)).toEqual(declared);
+      perturb(context.tuned);
+      const frozen = everything.filter((parameter) => !declared.has(parameter));
+      const frozenBefore = snapshot(frozen);
+      const declaredList = [...declared];
+      const declaredBefore = snapshot(declaredList);
+      context.tuned.model.train();
+      sgdStep(context.tuned, context.batch, 0.5);
+      snapshot(frozen).forEach((after, i) => expect(maxAbsDiff(after, frozenBefore[i]!)).toBe(0));
+      const moved = snapshot(declaredList).map((after, i) => maxAbsDiff(after, declaredBefore[i]!));
+      expect(moved.filter((delta) => delta > 0).length).toBeGreaterThan(0);
+      teardown(context);
+    });
+
+    it('keeps tf.memory().numTensors flat across training steps', () => {
+      const context = setup();
+      perturb(context.tuned);
+      context.tuned.model.train();
+      sgdStep(context.tuned, context.batch, 0.01);
+      const after1 = tf.memory().numTensors;
+      sgdStep(context.tuned, context.batch, 0.01);
+      sgdStep(context.tuned, context.batch, 0.01);
+      expect(tf.memory().numTensors).toBe(after1);
+      teardown(context);
+    });
+
+    if (testCase.mergeable ?? true) {
+      it('gives the same outputs merged and unmerged, and restores the base weights on unmerge', () => {
+        const context = setup();
+        perturb(context.tuned);
+        const unmergedLogits = logitsOf(context.tuned, context.batch);
+        const baseParameters = context.base.parameters().filter((parameter) => context.tuned.isBaseParameter(parameter));
+        const baseBefore = snapshot(baseParameters);
+        context.tuned.merge();
+        expect(context.tuned.isMerged).toBe(true);
+        expect(maxAbsDiff(logitsOf(context.tuned, context.batch), unmergedLogits)).toBeLessThanOrEqual(tolerance);
+        context.tuned.unmerge();
+        expect(maxAbsDiff(logitsOf(context.tuned, context.batch), unmergedLogits)).toBeLessThanOrEqual(tolerance);
+        snapshot(baseParameters).forEach((after, i) => expect(maxAbsDiff(after, baseBefore[i]!)).toBeLessThanOrEqual(1e-5));
+        teardown(context);
+      });
+    } else {
+      it('refuses to merge with a not-mergeable error', () => {
+        const context = setup();
+        expect(() => context.tuned.merge()).toThrowError(expect.objectContaining({ code: 'not-mergeable' }));
+        teardown(context);
+      });
+    }
+
+    if (testCase.supportsDisable ?? true) {
+      it('gives the base outputs when disabled and its own when enabled again', () => {
+        const context = setup();
+        perturb(context.tuned);
+        const tunedLogits = logitsOf(context.tuned, context.batch);
+        context.tuned.disable();
+        expect(maxAbsDiff(logitsOf(context.tuned, context.batch), context.baseLogits)).toBeLessThanOrEqual(tolerance);
+        context.tuned.enable();
+        expect(maxAbsDiff(logitsOf(context.tuned, context.batch), tunedLogits)).toBeLessThanOrEqual(tolerance);
+        teardown(context);
+      });
+    }
+
+    it('saves and loads onto a fresh base model with identical outputs', async () => {
+      const context = setup();
+      perturb(context.tuned);
+      const tunedLogits = logitsOf(context.tuned, context.batch);
+      const dir = await mkdtemp(join(tmpdir(), 'peftjs-conformance-'));
+      try {
+        await context.tuned.save(dir);
+        const registry = createRegistry(testCase.methods().map((config) => config.method));
+        const fresh = createModel();
+        fresh.eval();
+        const loaded = await loadPeft(fresh, dir, { registry });
+        loaded.model.eval();
+        expect(maxAbsDiff(logitsOf(loaded, context.batch), tunedLogits)).toBeLessThanOrEqual(tolerance);
+        expect(loaded.trainableParameters().reduce((n, p) => n + p.size, 0)).toBe(
+          context.tuned.trainableParameters().reduce((n, p) => n + p.size, 0),
+        );
+        fresh.dispose();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+        teardown(context);
+      }
+    });
+
+    for (const invalid of testCase.invalidConfigs ?? []) {
+      it(`rejects the config ${JSON.stringify(invalid.config)} naming ${invalid.field}`, () => {
+        try {
+          invalid.method(invalid.config as never);
+          expect.unreachable('the config was accepted');
+        } catch (error) {
+          expect(PeftError.hasCode(error, 'invalid-config')).toBe(true);
+          expect((error as PeftError).field).toContain(invalid.field);
+          expect((error as PeftError).message).toContain(invalid.field);
+        }
+      });
+    }
+  });
+}
