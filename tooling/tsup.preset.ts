@@ -11,7 +11,7 @@ export function peftjsTsupPreset(entry: Record<string, string>, overrides: Optio
     target: 'node20',
     treeshake: true,
     splitting: true,
-    external: [/^@tensorflow\//, /^@peftjs\//],
+    external: [/^@tensorflow\//, /^@peftjs\//, 'vitest', 'zod'],
     ...overrides,
   };
 }

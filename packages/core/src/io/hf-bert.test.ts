@@ -301,6 +301,11 @@ describe('loadHfBert', () => {
     await writeCheckpoint(hfConfig('BertForSequenceClassification', { num_labels: LABELS }), tensors);
     const problems = await mismatchOf(loadHfBert(directory, { numLabels: 5 }));
     expect(problems.mismatched.map((line) => line.split(':')[0])).toEqual(['classifier.weight', 'classifier.bias']);
+    const { model, info } = await loadHfBert(directory, { numLabels: 5, reinitializeMismatchedHeads: true });
+    expect(info.newlyInitialized).toEqual(['head.classifier.weight', 'head.classifier.bias']);
+    expect(model.getParameter('head.classifier.weight').shape).toEqual([H, 5]);
+    expect(model.getParameter('pooler.dense.bias').value.arraySync()).toEqual(tensors['bert.pooler.dense.bias']!.arraySync());
+    model.dispose();
     tf.dispose(Object.values(tensors));
   });
 

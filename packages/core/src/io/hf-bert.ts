@@ -26,6 +26,8 @@ export interface LoadHfBertOptions {
   task?: BertTask;
   /** Classes (classification) or outputs (regression). Default: the checkpoint's when its task is the same, else the model default. */
   numLabels?: number;
+  /** Leave a head whose stored shape differs (another label count) initialised instead of failing; reported in `info.newlyInitialized`. */
+  reinitializeMismatchedHeads?: boolean;
   /** Settings that do not change the weights' shapes (dropout, initStd for new heads). */
   overrides?: Pick<BertConfigInput, 'hiddenDropout' | 'attentionDropout' | 'initStd'>;
 }
@@ -47,7 +49,9 @@ export async function loadHfBert(directory: string, options: LoadHfBertOptions =
   let model: BertModel | undefined;
   try {
     model = new BertModel(config);
-    const info = assignHfTensors(model, tensors, BERT_HF_CHECKPOINT, config.numLayers);
+    const info = assignHfTensors(model, tensors, BERT_HF_CHECKPOINT, config.numLayers, {
+      reinitializeMismatchedHeads: options.reinitializeMismatchedHeads ?? false,
+    });
     return { model, info, hfConfig };
   } catch (error) {
     model?.dispose();

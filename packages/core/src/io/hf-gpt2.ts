@@ -26,6 +26,8 @@ export interface LoadHfGpt2Options {
   task?: GptTask;
   /** Classes (classification) or outputs (regression). Default: the checkpoint's when its task is the same. */
   numLabels?: number;
+  /** Leave a head whose stored shape differs (another label count) initialised instead of failing; reported in `info.newlyInitialized`. */
+  reinitializeMismatchedHeads?: boolean;
   /** Settings that do not change the weights' shapes (dropout, initStd for new heads). */
   overrides?: Pick<GptConfigInput, 'hiddenDropout' | 'attentionDropout' | 'embeddingDropout' | 'initStd'>;
 }
@@ -47,7 +49,9 @@ export async function loadHfGpt2(directory: string, options: LoadHfGpt2Options =
   let model: GptModel | undefined;
   try {
     model = new GptModel(config);
-    const info = assignHfTensors(model, tensors, GPT2_HF_CHECKPOINT, config.numLayers);
+    const info = assignHfTensors(model, tensors, GPT2_HF_CHECKPOINT, config.numLayers, {
+      reinitializeMismatchedHeads: options.reinitializeMismatchedHeads ?? false,
+    });
     return { model, info, hfConfig };
   } catch (error) {
     model?.dispose();

@@ -154,6 +154,15 @@ export interface HfLoadResult<M> {
   hfConfig: Record<string, unknown>;
 }
 
+export interface AssignHfTensorsOptions {
+  /**
+   * A head or pooler tensor whose shape differs (another label count) is left initialised and
+   * listed in `newlyInitialized` instead of failing: HF's `ignore_mismatched_sizes=True`.
+   * Backbone mismatches are always an error.
+   */
+  reinitializeMismatchedHeads?: boolean;
+}
+
 /**
  * Assigns checkpoint tensors to a model's parameters, all or nothing: every problem is collected
  * first (missing backbone tensors, keys nothing maps, shape mismatches, tied copies that differ)
@@ -165,6 +174,7 @@ export function assignHfTensors(
   tensors: Readonly<Record<string, tf.Tensor>>,
   spec: HfCheckpointSpec,
   layerCount: number,
+  options: AssignHfTensorsOptions = {},
 ): HfLoadInfo {
   const prefix = detectPrefix(Object.keys(tensors), spec);
   const mappings = hfTensorMappings(model, expandHfRules(spec.rules, layerCount), prefix);
@@ -190,6 +200,10 @@ export function assignHfTensors(
     const target = model.getParameter(mapping.parameterPath).shape;
     const expected = mapping.transpose ? [...target].reverse() : target;
     if (!tf.util.arraysEqual(source.shape, expected)) {
+      if (options.reinitializeMismatchedHeads && mapping.group !== 'backbone') {
+        newlyInitialized.push(mapping.parameterPath);
+        continue;
+      }
       mismatched.push(`${key}: checkpoint [${source.shape.join(', ')}], model needs [${expected.join(', ')}] (${mapping.parameterPath})`);
       continue;
     }

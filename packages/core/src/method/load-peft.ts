@@ -59,20 +59,20 @@ async function loadManifestAdapter<M extends AnyModule>(model: M, dir: string, j
   const configs: MethodConfig[] = manifest.methods.map((entry) => registry.get(entry.name, entry.package)(entry.config));
   const { tensors } = await loadSafetensors(join(dir, ADAPTER_WEIGHTS_FILE));
   try {
-    const peftModel = peft(model, configs, { ...options, adapterName: options.adapterName ?? manifest.adapterName });
-    const remaining = new Set(Object.keys(tensors));
-    peftModel.entries().forEach((entry) => {
-      const prefix = methodTensorPrefix(entry.index, entry.method.name);
-      const own = Object.fromEntries(Object.entries(tensors).filter(([key]) => key.startsWith(prefix)).map(([key, tensor]) => [key.slice(prefix.length), tensor]));
-      for (const key of Object.keys(own)) remaining.delete(`${prefix}${key}`);
-      loadChecked(entry.applied, entry.method, own);
-    });
-    if (remaining.size) {
-      throw new PeftError('checkpoint-mismatch', `${ADAPTER_WEIGHTS_FILE} has tensors no method of the manifest owns: ${[...remaining].slice(0, 8).join(', ')}.`, {
+    const prefixes = manifest.methods.map((entry, i) => methodTensorPrefix(i, entry.name));
+    const unowned = Object.keys(tensors).filter((key) => !prefixes.some((prefix) => key.startsWith(prefix)));
+    if (unowned.length) {
+      throw new PeftError('checkpoint-mismatch', `${ADAPTER_WEIGHTS_FILE} has tensors no method of the manifest owns: ${unowned.slice(0, 8).join(', ')}.`, {
         field: 'tensors',
-        value: [...remaining],
-        allowed: manifest.methods.map((m, i) => `${methodTensorPrefix(i, m.name)}*`),
+        value: unowned,
+        allowed: prefixes.map((prefix) => `${prefix}*`),
       });
+    }
+    const peftModel = peft(model, configs, { ...options, adapterName: options.adapterName ?? manifest.adapterName });
+    for (const entry of peftModel.entries()) {
+      const prefix = prefixes[entry.index]!;
+      const own = Object.fromEntries(Object.entries(tensors).filter(([key]) => key.startsWith(prefix)).map(([key, tensor]) => [key.slice(prefix.length), tensor]));
+      loadChecked(entry.applied, entry.method, own);
     }
     return peftModel;
   } finally {
