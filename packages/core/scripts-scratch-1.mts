@@ -1,9 +1,20 @@
-import * as tf from '@tensorflow/tfjs';
-await tf.setBackend('cpu');
-const r = tf.unsortedSegmentSum(tf.tensor1d([1,2,3,4],'int32'), tf.tensor1d([0,1,0,5],'int32'), 3);
-console.log(r.dtype, r.shape, r.dataSync());
-const r2 = tf.unsortedSegmentSum(tf.tensor2d([1,2,3,4,5,6],[2,3]), tf.tensor2d([0,1,2,2,-1,0],[2,3],'int32'), 3);
-console.log(r2.dtype, r2.shape, r2.dataSync());
-try { const r3 = tf.unsortedSegmentSum(tf.tensor2d([1,2,3,4,5,6],[2,3]), tf.tensor1d([0],'int32'), 3); console.log(r3.shape, r3.dataSync()); } catch (e) { console.log('err', (e as Error).message); }
-try { const r3 = tf.unsortedSegmentSum(tf.tensor2d([1,2,3,4,5,6],[2,3]), tf.tensor1d([0,1,1],'int32'), 3); console.log(r3.shape, r3.dataSync()); } catch (e) { console.log('err', (e as Error).message); }
-try { const r3 = tf.unsortedSegmentSum(tf.tensor2d([1,2,3,4,5,6],[2,3]), tf.scalar(1,'int32'), 3); console.log(r3.shape, r3.dataSync()); } catch (e) { console.log('err', (e as Error).message); }
+import { tf } from './src/nn/tf';
+import { initBackend, currentBackend } from './src/backend';
+const t0 = Date.now();
+const info = await initBackend();
+console.log(JSON.stringify(info), Date.now() - t0, 'ms');
+console.log(currentBackend()?.kernelsPatched);
+const a = tf.randomNormal([3, 5, 4]); const b = tf.randomNormal([4, 6]);
+const fast = tf.matMul(a, b).arraySync();
+const bt = tf.randomNormal([3, 6, 4]);
+const f2 = tf.matMul(a, bt, false, true);
+const ids = tf.tensor1d([1, 1, 3, -1, 9], 'int32');
+const x = tf.randomNormal([5, 2]);
+const s = tf.unsortedSegmentSum(x, ids, 4);
+const av = a.arraySync(), bv = b.arraySync(), btv = bt.arraySync(), xv = x.arraySync(), sv = s.arraySync(), f2v = f2.arraySync();
+await initBackend({ prefer: 'cpu', kernels: 'stock' });
+const ref = tf.matMul(tf.tensor(av), tf.tensor(bv)).arraySync();
+const ref2 = tf.matMul(tf.tensor(av), tf.tensor(btv), false, true).arraySync();
+const sref = tf.unsortedSegmentSum(tf.tensor(xv), tf.tensor1d([1,1,3,-1,9],'int32'), 4).arraySync();
+const diff = (p: any, q: any) => Math.max(...(p as any).flat(3).map((v: number, i: number) => Math.abs(v - (q as any).flat(3)[i])));
+console.log('mm diff', diff(fast, ref), diff(f2v, ref2), 'uss', diff(sv, sref));

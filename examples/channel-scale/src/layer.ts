@@ -1,4 +1,4 @@
-import { Linear, Module, Parameter, PeftError, tf } from '@peftjs/core';
+import { Module, Parameter, PeftError, tf, type Linear } from '@peftjs/core';
 
 /**
  * Wraps a frozen Linear: y = (x·W + b) ⊙ s with a trainable s ∈ R^out, the same form as the output

@@ -123,9 +123,7 @@ export abstract class Module<TArgs extends unknown[] = [tf.Tensor], TOut = tf.Te
   /** The module at a dotted path ('' is this module). */
   getModule<M extends Module<any, any> = Module<any, any>>(path: string): M {
     if (path === '') return this as unknown as M;
-    let current: Module<any, any> = this;
-    for (const part of path.split('.')) current = current.child(part);
-    return current as M;
+    return path.split('.').reduce<Module<any, any>>((current, part) => current.child(part), this) as M;
   }
 
   /** The parameter at a dotted path. */
