@@ -1,2 +1,3 @@
-/** Methods of this family land here; see the package README for what is planned. */
-export {};
+export * from './tokenizer/index';
+export * from './corpora/index';
+export * from './tasks/index';

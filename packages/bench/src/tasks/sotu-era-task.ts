@@ -32,12 +32,13 @@ export interface SotuEraTaskOptions extends TaskSplitOptions {
 
 /**
  * (b) SOTU era: from a chunk of consecutive sentences of a State of the Union address, predict
- * its era. Split by address, so a test chunk never comes from an address seen in training (but
+ * its era. Split by address, stratified by era, so a test chunk never comes from an address seen in training (but
  * the same president may appear in both: style and topics of an era, not of a speaker, are the signal).
  */
 export function buildSotuEraTask(options: SotuEraTaskOptions = {}): TextTask {
   const documents = options.documents ?? loadSotu();
   const size = options.chunkSentences ?? 2;
+  const eraOfDocument = new Map(documents.map((document) => [document.id, sotuEraOf(document.metadata.year)]));
   const examples: TextExample[] = documents.flatMap((document) => {
     const chunks: string[] = [];
     for (let start = 0; start + size <= document.sentences.length; start += size) {
@@ -55,6 +56,6 @@ export function buildSotuEraTask(options: SotuEraTaskOptions = {}): TextTask {
       labels: SOTU_ERAS.map((era) => era.name),
     },
     examples,
-    options,
+    { ...options, stratumOf: (documentId) => String(eraOfDocument.get(documentId)) },
   );
 }

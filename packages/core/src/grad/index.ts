@@ -1,1 +1,3 @@
-export {};
+export * from './detach';
+export * from './no-grad';
+export * from './recompute-gradients';

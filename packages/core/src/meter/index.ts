@@ -1,1 +1,3 @@
-export {};
+export * from './memory-meter';
+export * from './throughput-meter';
+export * from './count-tokens';

@@ -6,7 +6,7 @@ import { PeftError } from '../errors/peft-error';
 import { loadSafetensors } from '../io/safetensors-file';
 import { tf } from '../nn/tf';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from './adapter-manifest';
-import { loadPeft } from './load-peft';
+import { loadAdapter, loadPeft } from './load-peft';
 import { peft } from './peft-model';
 import { createRegistry } from './registry';
 import { TinyModel, addShift, biasOnly, maxAbsDifference, prefixSlot, sampleInput, scaleVector, type ScaledLinear } from './test-fixtures';
@@ -177,5 +177,25 @@ describe('save and loadPeft', () => {
     model.dispose();
     fresh.dispose();
     composed.model.dispose();
+  });
+
+  it('loads a saved adapter as another named adapter of an existing PeftModel', async () => {
+    const source = peft(new TinyModel(), [addShift({ targets: { paths: ['head'] }, size: 2, value: 0.75 })]);
+    const target = join(dir, 'second');
+    await source.save(target);
+    const model = new TinyModel();
+    const x = sampleInput();
+    const base = model.forward(x);
+    const tuned = peft(model, [scaleVector({ targets: { paths: ['head'] }, init: 2 })]);
+    await loadAdapter(tuned, target, 'shifted', { registry });
+    expect(tuned.adapterNames()).toEqual(['default', 'shifted']);
+    expect(tuned.activeAdapter).toBe('default');
+    tuned.setAdapter('shifted');
+    const shifted = tuned.forward(x);
+    const expected = tf.add(base, 0.75);
+    expect(maxAbsDifference(shifted, expected)).toBeLessThan(1e-6);
+    tf.dispose([x, base, shifted, expected]);
+    source.model.dispose();
+    model.dispose();
   });
 });

@@ -6,7 +6,7 @@ import type { tf } from '../nn/tf';
 import { ADAPTER_CONFIG_FILE, ADAPTER_MANIFEST_FORMAT, ADAPTER_WEIGHTS_FILE, adapterManifestSchema, methodTensorPrefix } from './adapter-manifest';
 import { configErrorFromZod } from './config-error';
 import type { AnyModule, AnyPeftMethod } from './erased-types';
-import { peft, type PeftModel, type PeftOptions } from './peft-model';
+import { DEFAULT_ADAPTER_NAME, peft, type AdapterMethodEntry, type PeftModel, type PeftOptions } from './peft-model';
 import { defaultRegistry, type MethodRegistry } from './registry';
 import type { AppliedMethod, MethodConfig } from './types';
 
@@ -37,14 +37,47 @@ const HF_PEFT_TYPE_PACKAGES: Readonly<Record<string, string>> = {
  * const tuned = await loadPeft(baseModel, './my-adapter');
  */
 export async function loadPeft<M extends AnyModule>(model: M, dir: string, options: LoadPeftOptions = {}): Promise<PeftModel<M>> {
-  const registry = options.registry ?? defaultRegistry;
+  const saved = await readSavedAdapter(dir, options.registry ?? defaultRegistry);
+  try {
+    const peftModel = peft(model, saved.configs, { ...options, adapterName: options.adapterName ?? saved.adapterName });
+    saved.load(peftModel.entries());
+    return peftModel;
+  } finally {
+    saved.dispose();
+  }
+}
+
+/**
+ * Loads a saved adapter into an existing PeftModel as another named adapter (HF PEFT's
+ * `load_adapter`); it is added disabled and frozen until `setAdapter(adapterName)`.
+ */
+export async function loadAdapter(peftModel: PeftModel<AnyModule>, dir: string, adapterName: string, options: { registry?: MethodRegistry } = {}): Promise<void> {
+  const saved = await readSavedAdapter(dir, options.registry ?? defaultRegistry);
+  try {
+    peftModel.addAdapter(adapterName, saved.configs);
+    saved.load(peftModel.entries(adapterName));
+  } finally {
+    saved.dispose();
+  }
+}
+
+/** A saved adapter folder, read and checked: its configured methods, and a loader for their tensors once applied. */
+interface SavedAdapter {
+  adapterName: string;
+  configs: MethodConfig[];
+  load(entries: readonly AdapterMethodEntry[]): void;
+  /** Disposes the tensors read from the file (loading copies what it keeps). */
+  dispose(): void;
+}
+
+async function readSavedAdapter(dir: string, registry: MethodRegistry): Promise<SavedAdapter> {
   const configPath = join(dir, ADAPTER_CONFIG_FILE);
   const json = await readJsonFile(configPath);
   if (typeof json === 'object' && json !== null && (json as { format?: unknown }).format === ADAPTER_MANIFEST_FORMAT) {
-    return loadManifestAdapter(model, dir, json, registry, options);
+    return readManifestAdapter(dir, json, registry);
   }
   const peftType = typeof json === 'object' && json !== null ? (json as { peft_type?: unknown }).peft_type : undefined;
-  if (typeof peftType === 'string') return loadHfAdapter(model, dir, json as Record<string, unknown>, peftType, registry, options);
+  if (typeof peftType === 'string') return readHfAdapter(dir, json as Record<string, unknown>, peftType, registry);
   throw new PeftError('invalid-config', `${configPath} is neither a peftjs adapter manifest nor an HF PEFT adapter config.`, {
     field: 'format',
     value: (json as { format?: unknown } | null)?.format,
@@ -52,42 +85,37 @@ export async function loadPeft<M extends AnyModule>(model: M, dir: string, optio
   });
 }
 
-async function loadManifestAdapter<M extends AnyModule>(model: M, dir: string, json: unknown, registry: MethodRegistry, options: LoadPeftOptions): Promise<PeftModel<M>> {
+async function readManifestAdapter(dir: string, json: unknown, registry: MethodRegistry): Promise<SavedAdapter> {
   const parsed = adapterManifestSchema.safeParse(json);
   if (!parsed.success) throw configErrorFromZod(ADAPTER_CONFIG_FILE, parsed.error, json, adapterManifestSchema);
   const manifest = parsed.data;
   const configs: MethodConfig[] = manifest.methods.map((entry) => registry.get(entry.name, entry.package)(entry.config));
   const { tensors } = await loadSafetensors(join(dir, ADAPTER_WEIGHTS_FILE));
-  try {
-    const prefixes = manifest.methods.map((entry, i) => methodTensorPrefix(i, entry.name));
-    const unowned = Object.keys(tensors).filter((key) => !prefixes.some((prefix) => key.startsWith(prefix)));
-    if (unowned.length) {
-      throw new PeftError('checkpoint-mismatch', `${ADAPTER_WEIGHTS_FILE} has tensors no method of the manifest owns: ${unowned.slice(0, 8).join(', ')}.`, {
-        field: 'tensors',
-        value: unowned,
-        allowed: prefixes.map((prefix) => `${prefix}*`),
-      });
-    }
-    const peftModel = peft(model, configs, { ...options, adapterName: options.adapterName ?? manifest.adapterName });
-    for (const entry of peftModel.entries()) {
-      const prefix = prefixes[entry.index]!;
-      const own = Object.fromEntries(Object.entries(tensors).filter(([key]) => key.startsWith(prefix)).map(([key, tensor]) => [key.slice(prefix.length), tensor]));
-      loadChecked(entry.applied, entry.method, own);
-    }
-    return peftModel;
-  } finally {
+  const prefixes = manifest.methods.map((entry, i) => methodTensorPrefix(i, entry.name));
+  const unowned = Object.keys(tensors).filter((key) => !prefixes.some((prefix) => key.startsWith(prefix)));
+  if (unowned.length) {
     disposeAll(tensors);
+    throw new PeftError('checkpoint-mismatch', `${ADAPTER_WEIGHTS_FILE} has tensors no method of the manifest owns: ${unowned.slice(0, 8).join(', ')}.`, {
+      field: 'tensors',
+      value: unowned,
+      allowed: prefixes.map((prefix) => `${prefix}*`),
+    });
   }
+  return {
+    adapterName: manifest.adapterName,
+    configs,
+    load(entries) {
+      for (const entry of entries) {
+        const prefix = prefixes[entry.index]!;
+        const own = Object.fromEntries(Object.entries(tensors).filter(([key]) => key.startsWith(prefix)).map(([key, tensor]) => [key.slice(prefix.length), tensor]));
+        loadChecked(entry.applied, entry.method, own);
+      }
+    },
+    dispose: () => disposeAll(tensors),
+  };
 }
 
-async function loadHfAdapter<M extends AnyModule>(
-  model: M,
-  dir: string,
-  hfConfig: Record<string, unknown>,
-  peftType: string,
-  registry: MethodRegistry,
-  options: LoadPeftOptions,
-): Promise<PeftModel<M>> {
+async function readHfAdapter(dir: string, hfConfig: Record<string, unknown>, peftType: string, registry: MethodRegistry): Promise<SavedAdapter> {
   const method = registry.list().find((candidate) => candidate.hf?.peftType === peftType);
   if (!method?.hf) {
     const packageName = HF_PEFT_TYPE_PACKAGES[peftType];
@@ -99,17 +127,18 @@ async function loadHfAdapter<M extends AnyModule>(
   }
   const configured = method(method.hf.configFromHf(hfConfig));
   const { tensors } = await loadSafetensors(join(dir, ADAPTER_WEIGHTS_FILE));
-  try {
-    const peftModel = peft(model, [configured], options);
-    const applied = peftModel.appliedMethods()[0]!;
-    if (!applied.loadHf) {
-      throw new PeftError('not-implemented', `Method "${method.name}" declares HF peft_type ${peftType} but its applied form has no loadHf().`, { field: `${method.name}.loadHf`, value: undefined, allowed: 'a loadHf(tensors) function' });
-    }
-    applied.loadHf(tensors);
-    return peftModel;
-  } finally {
-    disposeAll(tensors);
-  }
+  return {
+    adapterName: DEFAULT_ADAPTER_NAME,
+    configs: [configured],
+    load(entries) {
+      const applied = entries[0]!.applied;
+      if (!applied.loadHf) {
+        throw new PeftError('not-implemented', `Method "${method.name}" declares HF peft_type ${peftType} but its applied form has no loadHf().`, { field: `${method.name}.loadHf`, value: undefined, allowed: 'a loadHf(tensors) function' });
+      }
+      applied.loadHf(tensors);
+    },
+    dispose: () => disposeAll(tensors),
+  };
 }
 
 /** Checks the saved keys and shapes against what the method holds now, then loads. */

@@ -81,7 +81,7 @@ describe('AdamW', () => {
     for (const g of gradientSequence) {
       const gradient = tf.tensor(g, [4]);
       optimizer.step(new Map([[parameter, gradient]]));
-      adam.applyGradients({ [tfVariable.name]: gradient });
+      adam.applyGradients([{ name: tfVariable.name, tensor: gradient }]);
       gradient.dispose();
     }
     expectClose(values(parameter.value), values(tfVariable), 1e-6);

@@ -13,8 +13,8 @@ interface UnsortedSegmentSumArgs {
 
 /**
  * `UnsortedSegmentSum` for the `cpu` backend as one O(N) scatter-add (see `scatterAddSegments`).
- * Same results, shape and dtype (float32) as the stock kernel; ids that would need broadcasting
- * against `x` (never produced by tfjs' own gradients) go to the stock kernel, passed as `stock`.
+ * Same results, shape and dtype (float32) as the stock kernel. Ids other than one per row of `x`
+ * (never produced by tfjs' own gradients) go to the stock kernel, passed as `stock`.
  */
 export function cpuUnsortedSegmentSumKernel(stock: tf.KernelFunc | undefined): tf.KernelConfig {
   const kernelFunc = (args: UnsortedSegmentSumArgs): tf.TensorInfo | tf.TensorInfo[] => {
@@ -24,7 +24,7 @@ export function cpuUnsortedSegmentSumKernel(stock: tf.KernelFunc | undefined): t
     const plan = planSegmentSum(x.shape, segmentIds.shape, numSegments);
     if (plan === undefined || x.dtype === 'complex64' || x.dtype === 'string') {
       if (stock === undefined) {
-        throw new Error(`UnsortedSegmentSum: segmentIds of shape [${segmentIds.shape}] do not match a prefix of x's shape [${x.shape}].`);
+        throw new Error(`UnsortedSegmentSum: segmentIds of shape [${segmentIds.shape}] are not one per row of x's shape [${x.shape}].`);
       }
       return stock(args as unknown as Parameters<tf.KernelFunc>[0]);
     }

@@ -21,7 +21,7 @@ export function wasmUnsortedSegmentSumKernel(): tf.KernelConfig {
     const plan = planSegmentSum(x.shape, segmentIds.shape, numSegments);
     if (plan === undefined) {
       throw new Error(
-        `UnsortedSegmentSum on wasm: segmentIds of shape [${segmentIds.shape}] must equal a prefix of x's shape [${x.shape}].`,
+        `UnsortedSegmentSum on wasm: segmentIds of shape [${segmentIds.shape}] must be rank 1 with one id per row of x's shape [${x.shape}].`,
       );
     }
     // Allocate first: makeOutput can grow the heap, which detaches views taken before it.
