@@ -6,10 +6,10 @@ const ABBREVIATIONS = new Set([
 ]);
 
 /** A run of ., ! or ?, closing quotes/brackets, then space and something that can start a sentence. */
-const BOUNDARY = /[.!?]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9])/gu;
+const BOUNDARY = /[.!?]+["'”’)\]]*(?=\s+["'“‘([]?[A-Z0-9])/gu;
 
 function isAbbreviation(word: string): boolean {
-  const bare = word.replace(/^["'“‘(\[]+/u, '');
+  const bare = word.replace(/^["'“‘([]+/u, '');
   if (/^[A-Za-z]$/u.test(bare)) return true; // an initial: "John F. Kennedy"
   if (/^(?:[A-Za-z]\.)+[A-Za-z]$/u.test(bare)) return true; // "U.S." and the like
   return ABBREVIATIONS.has(bare.toLowerCase());

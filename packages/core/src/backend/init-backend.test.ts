@@ -81,6 +81,7 @@ describe('initBackend', () => {
     const error = await initBackend().catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'invalid-argument', field: BACKEND_ENV_VAR, value: 'gpu' });
     expect((error as PeftError).allowed).toContain('tfjs-node-gpu');
+    delete process.env[BACKEND_ENV_VAR];
     await expect(initBackend({ kernels: 'turbo' as never })).rejects.toMatchObject({ code: 'invalid-argument', field: 'kernels' });
   });
 });

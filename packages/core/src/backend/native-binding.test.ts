@@ -44,7 +44,12 @@ describe('resolvePackageDir', () => {
   });
 
   it('tries each resolver in turn and gives undefined for a missing package', () => {
-    const failing = createRequire(join(root, 'nowhere.js'));
+    // A resolver that finds nothing (a real one from a temp folder may still see NODE_PATH).
+    const failing = Object.assign(() => undefined, {
+      resolve: () => {
+        throw new Error('not found');
+      },
+    }) as unknown as NodeJS.Require;
     expect(resolvePackageDir('@tensorflow/tfjs-backend-wasm', [failing, require], dirname)?.require).toBe(require);
     expect(resolvePackageDir('@peftjs/no-such-package', [failing, require], dirname)).toBeUndefined();
   });

@@ -1,4 +1,4 @@
-import { tf } from '../nn/tf';
+import type { tf } from '../nn/tf';
 import { untaped, view } from './untaped';
 
 /**

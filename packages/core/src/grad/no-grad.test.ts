@@ -33,7 +33,7 @@ describe('noGrad', () => {
     const x = seeded([4, 6], 1);
     const frozen = [tf.variable(seeded([6, 6], 2)), tf.variable(seeded([6, 6], 3))];
     const trained = tf.variable(seeded([6, 3], 4));
-    const lossOf = (features: tf.Tensor) => tf.sum(tf.square(tf.matMul(features, trained)));
+    const lossOf = (features: tf.Tensor) => tf.sum(tf.square(tf.matMul(features, trained))) as tf.Scalar;
 
     const result = tf.variableGrads(() => lossOf(noGrad(() => frozenChain(x, frozen))), [...frozen, trained]);
     const constantFeatures = frozenChain(x, frozen);

@@ -9,6 +9,7 @@ import { Linear } from '../nn/linear';
 import type { Parameter } from '../nn/parameter';
 import { tf } from '../nn/tf';
 import { setGlobalSeed } from '../util/random';
+import { detach } from './detach';
 import { recomputeGradients, type GradientTarget, type RecomputeStage } from './recompute-gradients';
 
 beforeAll(async () => {
@@ -180,6 +181,35 @@ describe('recomputeGradients', () => {
     expect(plain.peakBytes - first.peakBytes).toBeGreaterThan(2 * blocks.length * activationBytes);
     tf.dispose(input);
     blocks.forEach((b) => b.dispose());
+  });
+
+  it('stops the backward at a stage that detaches its input (no ones-gradient below it)', () => {
+    const below = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
+    const above = tf.variable(tf.tensor2d([[0.5, 0], [0, 0.5]]));
+    const input = tf.tensor2d([[1, 1]]);
+    const stages = [
+      { forward: (h: tf.Tensor) => tf.matMul(h, below), parameters: [below] },
+      { forward: (h: tf.Tensor) => detach(h), parameters: [] },
+      { forward: (h: tf.Tensor) => tf.matMul(h, above), parameters: [above] },
+    ];
+    const { loss, gradients } = recomputeGradients({ input, stages, loss: (h) => tf.sum(h) as tf.Scalar });
+    expect([...gradients.keys()]).toEqual([above]);
+    // d/dA sum(c·A) with c = [1,1]·below = [4, 6]: every column gets c^T.
+    expect(Array.from(gradients.get(above)!.dataSync())).toEqual([4, 4, 6, 6]);
+    tf.dispose([loss, ...gradients.values(), below, above, input]);
+  });
+
+  it('rejects a loss that is not a scalar, leaking nothing', () => {
+    const weight = tf.variable(tf.ones([2, 2]));
+    const input = tf.ones([1, 2]);
+    const before = tf.memory().numTensors;
+    expect(() => recomputeGradients({
+      input,
+      stages: [{ forward: (h) => tf.matMul(h, weight), parameters: [weight] }],
+      loss: (h) => h as unknown as tf.Scalar,
+    })).toThrow(/scalar/);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([weight, input]);
   });
 
   it('rejects a call with nothing to differentiate', () => {

@@ -131,11 +131,16 @@ export function recomputeGradients(options: RecomputeGradientsOptions): Recomput
   // tf.engine().gradients runs its forward and backward in tidy scopes of its own and leaves only
   // the value and the gradients in the caller's scope, so no tidy is needed around it here.
   const head = stageBackward(() => options.loss(last), needsHiddenGradient ? last : undefined, lossTargets, undefined);
+  if (head.value.rank !== 0) {
+    tf.dispose([head.value, head.inputGradient, ...head.parameterGradients.map(([, g]) => g), ...boundaries.slice(1)]);
+    invalidArgument('loss', `a tensor of shape [${head.value.shape.join(', ')}]`, 'a function returning a scalar');
+  }
   for (const [target, gradient] of head.parameterGradients) accumulate(gradients, target, gradient);
   if (stages.length > 0) last.dispose();
   let dy = head.inputGradient;
 
-  for (let index = stages.length - 1; index >= Math.max(firstTrainable, 0) && needsHiddenGradient; index -= 1) {
+  // An undefined dy means the chain is cut above (a detached stage): nothing below gets gradient.
+  for (let index = stages.length - 1; index >= Math.max(firstTrainable, 0) && dy; index -= 1) {
     const stage = stages[index]!;
     const hidden = boundaries[index]!;
     const wantsInputGradient = index > firstTrainable;

@@ -1,13 +1,6 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PeftError } from '../errors/peft-error';
-import { tf } from '../nn/tf';
-import { countTokens } from './count-tokens';
 import { ThroughputMeter, measureThroughput, measureThroughputAsync } from './throughput-meter';
-
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
-});
 
 /** A fake clock: each step advances time by the next duration in the list. */
 function fakeClock(durations: number[]) {
@@ -63,15 +56,5 @@ describe('ThroughputMeter', () => {
     }, { steps: 3, warmupSteps: 0, tokensPerStep: 8, now: fakeClock([500, 500, 1000]) });
     expect(finished).toBe(3);
     expect(reading.tokensPerSecond).toBe(12);
-  });
-});
-
-describe('countTokens', () => {
-  it('counts non-padding tokens with a mask, batch × sequence without', () => {
-    const inputIds = tf.tensor2d([[5, 6, 7, 0], [8, 9, 0, 0]], undefined, 'int32');
-    const attentionMask = tf.tensor2d([[1, 1, 1, 0], [1, 1, 0, 0]]);
-    expect(countTokens({ inputIds, attentionMask })).toBe(5);
-    expect(countTokens({ inputIds })).toBe(8);
-    tf.dispose([inputIds, attentionMask]);
   });
 });

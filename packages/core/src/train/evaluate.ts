@@ -1,6 +1,6 @@
 import { invalidArgument } from '../errors/peft-error';
 import { IGNORE_INDEX } from '../models/task-loss';
-import type { Batch, TaskModel, TaskType } from '../models/types';
+import type { TaskModel, TaskType } from '../models/types';
 import { tf } from '../nn/tf';
 import { disposeBatch } from './example-batches';
 import { computeMetrics, type Metrics } from './metrics/compute-metrics';

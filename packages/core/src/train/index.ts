@@ -1,1 +1,12 @@
-export {};
+export * from './types';
+export * from './adamw';
+export * from './learning-rate-schedule';
+export * from './gradient-clipping';
+export * from './gradient-accumulator';
+export * from './shuffle';
+export * from './example-batches';
+export * from './metrics';
+export * from './evaluate';
+export * from './full-fine-tuning';
+export * from './training-checkpoint';
+export * from './trainer';

@@ -44,11 +44,8 @@ function xValues(testCase: Case, seed: number): Float32Array | Int32Array {
 
 function runSegmentSum(testCase: Case, x: Float32Array | Int32Array): { values: Float32Array; shape: number[]; dtype: string } {
   return tf.tidy(() => {
-    const result = tf.unsortedSegmentSum(
-      tf.tensor(x, testCase.xShape, testCase.dtype ?? 'float32'),
-      tf.tensor(testCase.ids, testCase.idsShape, 'int32') as tf.Tensor1D,
-      testCase.numSegments,
-    );
+    const ids: tf.Tensor = tf.tensor(testCase.ids, testCase.idsShape, 'int32');
+    const result = tf.unsortedSegmentSum(tf.tensor(x, testCase.xShape, testCase.dtype ?? 'float32'), ids as tf.Tensor1D, testCase.numSegments);
     return { values: result.dataSync() as Float32Array, shape: result.shape, dtype: result.dtype };
   });
 }
@@ -94,7 +91,10 @@ describe('UnsortedSegmentSum overrides', () => {
   ])('cpu hands other id shapes to the stock kernel: $label', ({ xShape, ids, idsShape }) => {
     const x = randomValues(xShape.reduce((a, b) => a * b, 1), 13);
     const run = (): Float32Array =>
-      tf.tidy(() => tf.unsortedSegmentSum(tf.tensor(x, xShape), tf.tensor(ids, idsShape, 'int32') as tf.Tensor1D, 3).dataSync() as Float32Array);
+      tf.tidy(() => {
+        const idsTensor: tf.Tensor = tf.tensor(ids, idsShape, 'int32');
+        return tf.unsortedSegmentSum(tf.tensor(x, xShape), idsTensor as tf.Tensor1D, 3).dataSync() as Float32Array;
+      });
     restoreStockKernels('cpu');
     const stock = run();
     patchKernels('cpu');
