@@ -10,7 +10,7 @@
  *   pnpm --filter @peftjs/core bench:step -- --steps 2 --warmup 1
  */
 import { parseArgs } from 'node:util';
-import { BACKEND_PREFERENCES, initBackend, type BackendPreference } from '../src/backend';
+import { BACKEND_PREFERENCES, currentBackend, initBackend, type BackendPreference } from '../src/backend';
 import { PeftError } from '../src/errors/peft-error';
 import { measurePeakMemory } from '../src/meter/memory-meter';
 import { BertModel } from '../src/models/bert-model';
@@ -129,8 +129,9 @@ async function main(): Promise<void> {
     console.log(`peak memory    ${(result.peakBytes / 2 ** 20).toFixed(1)} MiB`);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    if (options.json) console.log(JSON.stringify({ backend: options.backend ?? 'auto', kernels: options.stock ? 'stock' : 'fast', error: message }));
-    else console.error(`bench:step failed: ${message}`);
+    const backend = currentBackend()?.backend ?? options.backend ?? 'auto';
+    if (options.json) console.log(JSON.stringify({ backend, kernels: options.stock ? 'stock' : 'fast', error: message }));
+    else console.error(`bench:step failed on ${backend}: ${message}`);
     process.exitCode = 1;
   }
 }

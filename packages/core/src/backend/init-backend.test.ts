@@ -32,7 +32,7 @@ describe('initBackend', () => {
   it('switches to wasm with its overrides, and its kernels run', async () => {
     const info = await initBackend({ prefer: 'wasm' });
     expect(info).toMatchObject({ backend: 'wasm', packageName: '@tensorflow/tfjs-backend-wasm', native: false });
-    expect(info.kernelsPatched).toEqual(['UnsortedSegmentSum', 'BatchMatMul', 'Identity']);
+    expect(info.kernelsPatched).toEqual(['UnsortedSegmentSum', 'BatchMatMul', 'Identity', 'OneHot']);
     expect(tf.getBackend()).toBe('wasm');
     expect(Array.from(tf.tidy(() => tf.matMul(tf.tensor2d([1, 2], [1, 2]), tf.tensor2d([3, 4], [2, 1])).dataSync()))).toEqual([11]);
   });
@@ -64,7 +64,7 @@ describe('initBackend', () => {
     const before = tf.getKernel('BatchMatMul', 'wasm');
     await initBackend({ prefer: 'wasm' });
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(before);
-    expect(patchedKernels('wasm')).toEqual(['UnsortedSegmentSum', 'BatchMatMul', 'Identity']);
+    expect(patchedKernels('wasm')).toEqual(['UnsortedSegmentSum', 'BatchMatMul', 'Identity', 'OneHot']);
   });
 
   it(`follows ${BACKEND_ENV_VAR} when no preference is given`, async () => {
@@ -89,7 +89,7 @@ describe('initBackend', () => {
 describe('currentBackend', () => {
   it('describes the active backend and its patched kernels', async () => {
     await initBackend({ prefer: 'wasm' });
-    expect(currentBackend()).toMatchObject({ backend: 'wasm', kernelsPatched: ['UnsortedSegmentSum', 'BatchMatMul', 'Identity'] });
+    expect(currentBackend()).toMatchObject({ backend: 'wasm', kernelsPatched: ['UnsortedSegmentSum', 'BatchMatMul', 'Identity', 'OneHot'] });
     await tf.setBackend('cpu');
     expect(currentBackend()).toMatchObject({ backend: 'cpu', packageName: '@tensorflow/tfjs-backend-cpu', native: false });
   });

@@ -2,6 +2,7 @@ import { tf } from '../nn/tf';
 import { cpuUnsortedSegmentSumKernel } from './kernels/cpu-unsorted-segment-sum';
 import { wasmBatchMatMulKernel } from './kernels/wasm-batch-mat-mul';
 import { wasmIdentityKernel } from './kernels/wasm-identity';
+import { wasmOneHotKernel } from './kernels/wasm-one-hot';
 import { wasmUnsortedSegmentSumKernel } from './kernels/wasm-unsorted-segment-sum';
 
 interface KernelOverride {
@@ -17,6 +18,7 @@ const KERNEL_OVERRIDES: readonly KernelOverride[] = [
   { kernelName: tf.UnsortedSegmentSum, backendName: 'wasm', make: () => wasmUnsortedSegmentSumKernel() },
   { kernelName: tf.BatchMatMul, backendName: 'wasm', make: () => wasmBatchMatMulKernel() },
   { kernelName: tf.Identity, backendName: 'wasm', make: () => wasmIdentityKernel() },
+  { kernelName: tf.OneHot, backendName: 'wasm', make: () => wasmOneHotKernel() },
 ];
 
 interface PatchRecord {

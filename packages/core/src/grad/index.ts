@@ -1,3 +1,4 @@
 export * from './detach';
 export * from './no-grad';
 export * from './recompute-gradients';
+export * from './position-rows';

@@ -186,11 +186,11 @@ export class Trainer {
     if (resumePath === undefined) await this.calibrate(step);
 
     const previousMode = setTrainingMode(this.target.model, true);
-    let stopped = false;
+    let stopped = options.signal?.aborted ?? false;
     let lastEvalStep = -1;
     let lastCheckpointStep = resumePath !== undefined ? step : -1;
     try {
-      const afterStep = async (loss: number, learningRate: number, gradientNorm: number) => {
+      const finishStep = async (loss: number, learningRate: number, gradientNorm: number) => {
         step += 1;
         losses.push(loss);
         this.emit({ type: 'step', step, totalSteps: this.totalSteps, epoch: position.epoch, loss, learningRate, gradientNorm });
@@ -218,14 +218,14 @@ export class Trainer {
             const done = this.optimizerStep(group, step);
             this.releaseBatches(group, batches.owned);
             group = [];
-            await afterStep(done.loss, done.learningRate, done.gradientNorm);
+            await finishStep(done.loss, done.learningRate, done.gradientNorm);
             if (step >= this.totalSteps || stopped) break;
           }
           if (group.length > 0 && step < this.totalSteps && !stopped) {
             const done = this.optimizerStep(group, step);
             this.releaseBatches(group, batches.owned);
             group = [];
-            await afterStep(done.loss, done.learningRate, done.gradientNorm);
+            await finishStep(done.loss, done.learningRate, done.gradientNorm);
           }
         } finally {
           this.releaseBatches(group, batches.owned);
@@ -354,9 +354,11 @@ export class Trainer {
     const data = this.options.data;
     const batches: Batch[] = [];
     if (typeof data === 'function') {
-      for (const batch of data(0)) {
-        if (batches.length >= count) break;
-        batches.push(batch);
+      const iterator = data(0)[Symbol.iterator]();
+      while (batches.length < count) {
+        const next = iterator.next();
+        if (next.done) break;
+        batches.push(next.value);
       }
     } else {
       batches.push(...data.slice(0, count));
