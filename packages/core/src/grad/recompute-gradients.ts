@@ -1,5 +1,5 @@
 import { invalidArgument } from '../errors/peft-error';
-import { Parameter } from '../nn/parameter';
+import type { Parameter } from '../nn/parameter';
 import { tf } from '../nn/tf';
 import { globalSeeds } from '../util/random';
 import { noGrad } from './no-grad';
@@ -37,7 +37,7 @@ export interface RecomputeGradientsResult {
 }
 
 function variableOf(target: GradientTarget): tf.Variable {
-  return target instanceof Parameter ? target.variable : target;
+  return target instanceof tf.Variable ? target : target.variable;
 }
 
 function isTrainable(target: GradientTarget): boolean {
@@ -114,47 +114,53 @@ export function recomputeGradients(options: RecomputeGradientsOptions): Recomput
     invalidArgument('parameters', 0, 'at least one trainable parameter in a stage or in lossParameters');
   }
 
-  // Forward without tape, keeping each stage's input and the seed state it started from.
   const seeds = globalSeeds();
   const boundaries: tf.Tensor[] = [input];
-  const seedStates: number[] = [];
-  for (const stage of stages) {
-    const hidden = boundaries[boundaries.length - 1]!;
-    seedStates.push(seeds.getState());
-    boundaries.push(tf.tidy(() => noGrad(() => stage.forward(hidden))));
-  }
-  const seedStateAfterForward = seeds.getState();
-
   const gradients = new Map<GradientTarget, tf.Tensor>();
-  const last = boundaries[boundaries.length - 1]!;
-  const needsHiddenGradient = firstTrainable >= 0;
-  // tf.engine().gradients runs its forward and backward in tidy scopes of its own and leaves only
-  // the value and the gradients in the caller's scope, so no tidy is needed around it here.
-  const head = stageBackward(() => options.loss(last), needsHiddenGradient ? last : undefined, lossTargets, undefined);
-  if (head.value.rank !== 0) {
-    tf.dispose([head.value, head.inputGradient, ...head.parameterGradients.map(([, g]) => g), ...boundaries.slice(1)]);
-    invalidArgument('loss', `a tensor of shape [${head.value.shape.join(', ')}]`, 'a function returning a scalar');
-  }
-  for (const [target, gradient] of head.parameterGradients) accumulate(gradients, target, gradient);
-  if (stages.length > 0) last.dispose();
-  let dy = head.inputGradient;
+  let dy: tf.Tensor | undefined;
+  let seedStateAfterForward = seeds.getState();
+  try {
+    // Forward without tape, keeping each stage's input and the seed state it started from.
+    const seedStates: number[] = [];
+    for (const stage of stages) {
+      const hidden = boundaries[boundaries.length - 1]!;
+      seedStates.push(seeds.getState());
+      boundaries.push(tf.tidy(() => noGrad(() => stage.forward(hidden))));
+    }
+    seedStateAfterForward = seeds.getState();
 
-  // An undefined dy means the chain is cut above (a detached stage): nothing below gets gradient.
-  for (let index = stages.length - 1; index >= Math.max(firstTrainable, 0) && dy; index -= 1) {
-    const stage = stages[index]!;
-    const hidden = boundaries[index]!;
-    const wantsInputGradient = index > firstTrainable;
-    const upstream = dy;
-    seeds.setState(seedStates[index]!);
-    const result = stageBackward(() => stage.forward(hidden), wantsInputGradient ? hidden : undefined, stageTargets[index]!, upstream);
-    result.value.dispose();
-    for (const [target, gradient] of result.parameterGradients) accumulate(gradients, target, gradient);
-    dy = result.inputGradient;
-    upstream?.dispose();
-    if (index > 0) hidden.dispose();
+    const last = boundaries[boundaries.length - 1]!;
+    // tf.engine().gradients runs its forward and backward in tidy scopes of its own and leaves
+    // only the value and the gradients in the caller's scope, so no tidy is needed around it.
+    const head = stageBackward(() => options.loss(last), firstTrainable >= 0 ? last : undefined, lossTargets, undefined);
+    for (const [target, gradient] of head.parameterGradients) accumulate(gradients, target, gradient);
+    dy = head.inputGradient;
+    if (head.value.rank !== 0) {
+      head.value.dispose();
+      invalidArgument('loss', `a tensor of shape [${head.value.shape.join(', ')}]`, 'a function returning a scalar');
+    }
+    if (stages.length > 0) last.dispose();
+
+    // An undefined dy means the chain is cut above (a detached stage): nothing below gets gradient.
+    for (let index = stages.length - 1; index >= Math.max(firstTrainable, 0) && dy; index -= 1) {
+      const stage = stages[index]!;
+      const hidden = boundaries[index]!;
+      const upstream: tf.Tensor = dy;
+      seeds.setState(seedStates[index]!);
+      const result = stageBackward(() => stage.forward(hidden), index > firstTrainable ? hidden : undefined, stageTargets[index]!, upstream);
+      result.value.dispose();
+      for (const [target, gradient] of result.parameterGradients) accumulate(gradients, target, gradient);
+      dy = result.inputGradient;
+      upstream.dispose();
+      if (index > 0) hidden.dispose();
+    }
+    return { loss: head.value as tf.Scalar, gradients };
+  } catch (error) {
+    tf.dispose([...gradients.values()]);
+    throw error;
+  } finally {
+    dy?.dispose();
+    tf.dispose(boundaries.slice(1));
+    seeds.setState(seedStateAfterForward);
   }
-  dy?.dispose();
-  tf.dispose(boundaries.slice(1));
-  seeds.setState(seedStateAfterForward);
-  return { loss: head.value as tf.Scalar, gradients };
 }
