@@ -3,12 +3,12 @@
  * training step of a small transformer stack, with the plain tape, with recomputation, and with
  * the frozen part run under noGrad; tf.profile's peakBytes beside each.
  *
- *   pnpm exec tsx packages/core/scripts/grad-memory.ts [--backend=cpu|wasm] [--layers=4] [--hidden=128] [--seq=64] [--batch=8] [--frozen=2]
+ *   pnpm exec tsx packages/core/scripts/grad-memory.ts [--backend=auto|wasm|cpu] [--kernels=fast|stock]
+ *     [--layers=4] [--hidden=128] [--seq=64] [--batch=8] [--frozen=2]
  *
  * Prints one JSON object.
  */
-import { createRequire } from 'node:module';
-import path from 'node:path';
+import { initBackend, type BackendPreference } from '../src/backend';
 import { noGrad, recomputeGradients, type GradientTarget } from '../src/grad';
 import { MemoryMeter, measurePeakMemory } from '../src/meter';
 import { FeedForward, MultiHeadAttention, TransformerBlock, type LayerContext } from '../src/models';
@@ -20,23 +20,18 @@ function option(name: string, fallback: string): string {
   return process.argv.find((arg) => arg.startsWith(prefix))?.slice(prefix.length) ?? fallback;
 }
 
-const backend = option('backend', 'cpu');
+const backend = option('backend', 'wasm') as BackendPreference;
+const kernels = option('kernels', 'fast') as 'fast' | 'stock';
 const layers = Number(option('layers', '4'));
 const hidden = Number(option('hidden', '128'));
 const seq = Number(option('seq', '64'));
 const batch = Number(option('batch', '8'));
 const frozenLayers = Number(option('frozen', String(Math.floor(layers / 2))));
 
-async function setUpBackend(): Promise<void> {
-  if (backend === 'wasm') {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    const require = createRequire(import.meta.url);
-    const distDir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
-    wasm.setWasmPaths(`${distDir}${path.sep}`);
-  }
-  await tf.setBackend(backend);
-  await tf.ready();
+async function setUpBackend(): Promise<string[]> {
+  const info = await initBackend({ prefer: backend, kernels });
   MemoryMeter.forBackend();
+  return info.kernelsPatched;
 }
 
 interface StepResult {
@@ -50,7 +45,7 @@ interface Variant {
 }
 
 async function main(): Promise<void> {
-  await setUpBackend();
+  const kernelsPatched = await setUpBackend();
   setGlobalSeed(1);
   const blocks = Array.from({ length: layers }, () => new TransformerBlock({
     hiddenSize: hidden,
@@ -126,7 +121,7 @@ async function main(): Promise<void> {
       stepMs: Math.round(milliseconds),
     });
   }
-  console.log(JSON.stringify({ backend: tf.getBackend(), layers, hidden, seq, batch, frozenLayers, results }, null, 2));
+  console.log(JSON.stringify({ backend: tf.getBackend(), kernelsPatched, layers, hidden, seq, batch, frozenLayers, results }, null, 2));
 }
 
 await main();

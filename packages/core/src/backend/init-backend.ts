@@ -63,8 +63,9 @@ async function activate(candidate: BackendCandidate, options: InitBackendOptions
  * Selects the TensorFlow.js backend, best available first: `@tensorflow/tfjs-node-gpu` (CUDA),
  * `@tensorflow/tfjs-node` (native CPU), `@tensorflow/tfjs-backend-wasm`, then `cpu`; switches to
  * it (`await tf.setBackend` + `await tf.ready()`) and registers peftjs' kernel overrides for it
- * (an O(N) UnsortedSegmentSum on cpu and wasm, and on wasm a BatchMatMul that stays on XNNPACK's
- * fast path and an Identity that shares buffers). Call it once before building models.
+ * (an O(N) UnsortedSegmentSum on cpu and wasm; on wasm also a BatchMatMul that stays on XNNPACK's
+ * fast path, an Identity that shares buffers and a OneHot that honours float32). Call it once
+ * before building models: on wasm, the stock OneHot silently corrupts float32 one-hot losses.
  *
  * The native packages are optional peers: they are used only when their native binding exists,
  * which is checked before importing them. `prefer` (or env `PEFTJS_BACKEND`) forces one; if that

@@ -53,7 +53,9 @@ function recordKey(override: KernelOverride): string {
 
 /**
  * Registers peftjs' kernel overrides for `backendName` ('cpu' and 'wasm' have some; others none)
- * and returns the names of the kernels that are now overridden. Idempotent. `initBackend` calls it.
+ * and returns the names of the kernels that are now overridden. Idempotent. `initBackend` calls it
+ * once the backend's package is loaded (a package loaded later would register its stock kernels
+ * over these).
  */
 export function patchKernels(backendName: string): string[] {
   const records = patchRecords();

@@ -80,7 +80,7 @@ function encoderLoss(p: Record<string, tf.Tensor>, ids: tf.Tensor, types: tf.Ten
   h = tf.add(h, tf.mul(tf.mul(causalOut, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), cubic)))));
   const first = tf.squeeze(tf.slice(h, [0, 0, 0], [BATCH, 1, HIDDEN]), [1]);
   const logits = linear(tf.tanh(linear(first, p.pooler!)), p.classifier!);
-  return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, CLASSES), tf.logSoftmax(logits)), -1)));
+  return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(labels, CLASSES), tf.logSoftmax(logits)), -1))) as tf.Scalar;
 }
 
 describe('training a BERT/GPT-style block on wasm', () => {

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { memorySweepChart, renderChart, reportCharts, scoreVsTrainableChart, throughputChart } from './charts';
+import { reportFixture } from './test-fixture';
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Width and height from the PNG's IHDR chunk (big-endian at bytes 16 and 20). */
+function pngSize(png: Uint8Array): { width: number; height: number } {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+function svgSize(svg: string): { width: number; height: number } {
+  const match = /<svg[^>]* width="(\d+)" height="(\d+)"/.exec(svg);
+  return { width: Number(match?.[1]), height: Number(match?.[2]) };
+}
+
+/** Text of the SVG's <text> elements, entities decoded. */
+function svgTexts(svg: string): string[] {
+  return [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((match) => match[1]!.replaceAll('&amp;', '&').replaceAll('&lt;', '<').replaceAll('&gt;', '>'));
+}
+
+describe('report charts', () => {
+  it('draws every chart the fixture has data for, in order', () => {
+    expect(reportCharts(reportFixture()).map((chart) => chart.name)).toEqual(['score-vs-trainable', 'memory-vs-batch', 'throughput']);
+  });
+
+  it('score vs trainable: method names, axis titles, one error bar per method, log x axis', async () => {
+    const { svg } = await renderChart(scoreVsTrainableChart(reportFixture()).spec, { scale: 1 });
+    const texts = svgTexts(svg);
+    for (const name of ['full', 'lora', 'bitfit']) expect(texts).toContain(name);
+    expect(texts).toContain('trainable parameters (% of total, log scale)');
+    expect(texts).toContain('accuracy ×100 (mean ± std over seeds)');
+    // A log axis from 0.1% to 100% labels its decades.
+    expect(texts).toEqual(expect.arrayContaining(['0.1', '1', '10', '100']));
+    expect(svg.match(/role-mark[^"]*marks" role="graphics-object" aria-roledescription="rule mark container"/g)?.length ?? 1).toBe(1);
+  });
+
+  it('memory vs batch: a line per method, batch sizes on the axis', async () => {
+    const { svg } = await renderChart(memorySweepChart(reportFixture())!.spec, { scale: 1 });
+    const texts = svgTexts(svg);
+    expect(texts).toEqual(expect.arrayContaining(['full', 'lora', 'batch size (log scale)', 'peak memory (MB)', '1', '2', '4']));
+    expect(texts).not.toContain('bitfit');
+  });
+
+  it('throughput: both phases per method and the axis title', async () => {
+    const { svg } = await renderChart(throughputChart(reportFixture())!.spec, { scale: 1 });
+    const texts = svgTexts(svg);
+    expect(texts).toEqual(expect.arrayContaining(['full', 'lora', 'bitfit', 'train', 'inference', 'tokens per second (% of full fine-tuning)']));
+  });
+
+  it('has no memory chart without a sweep and no throughput chart without full', () => {
+    const results = reportFixture();
+    delete results.memorySweep;
+    results.runs = results.runs.filter((run) => run.method !== 'full');
+    expect(memorySweepChart(results)).toBeUndefined();
+    expect(throughputChart(results)).toBeUndefined();
+    expect(reportCharts(results).map((chart) => chart.name)).toEqual(['score-vs-trainable']);
+  });
+
+  it('renders a PNG of the SVG size times the scale, byte-identical across renders', async () => {
+    const spec = scoreVsTrainableChart(reportFixture()).spec;
+    const first = await renderChart(spec, { scale: 2 });
+    const second = await renderChart(spec, { scale: 2 });
+    expect([...first.png.subarray(0, 8)]).toEqual(PNG_SIGNATURE);
+    const svg = svgSize(first.svg);
+    expect(svg.width).toBeGreaterThan(480);
+    expect(pngSize(first.png)).toEqual({ width: 2 * svg.width, height: 2 * svg.height });
+    expect({ width: first.width, height: first.height }).toEqual(pngSize(first.png));
+    expect(second.svg).toBe(first.svg);
+    expect(Buffer.from(second.png).equals(Buffer.from(first.png))).toBe(true);
+  });
+});
