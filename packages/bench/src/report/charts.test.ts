@@ -33,7 +33,14 @@ describe('report charts', () => {
     expect(texts).toContain('accuracy ×100 (mean ± std over seeds)');
     // A log axis from 0.1% to 100% labels its decades.
     expect(texts).toEqual(expect.arrayContaining(['0.1', '1', '10', '100']));
-    expect(svg.match(/role-mark[^"]*marks" role="graphics-object" aria-roledescription="rule mark container"/g)?.length ?? 1).toBe(1);
+    // One error bar per method, from mean − std to mean + std (×100): full 82 ± 2.828, lora 78.5 ± 0.707, bitfit none.
+    const bars = [...svg.matchAll(/aria-label="[^"]*: ([\d.]+); upper: ([\d.]+); method: (\w+)" role="graphics-symbol" aria-roledescription="rule mark"/g)];
+    const spans = Object.fromEntries(bars.map((bar) => [bar[3], [Number(bar[1]), Number(bar[2])]]));
+    expect(Object.keys(spans).sort()).toEqual(['bitfit', 'full', 'lora']);
+    expect(spans.full![0]).toBeCloseTo(82 - 100 * Math.sqrt(0.0008), 6);
+    expect(spans.full![1]).toBeCloseTo(82 + 100 * Math.sqrt(0.0008), 6);
+    expect(spans.lora![1]).toBeCloseTo(78.5 + 100 * Math.sqrt(0.00005), 6);
+    expect(spans.bitfit).toEqual([75, 75]);
   });
 
   it('memory vs batch: a line per method, batch sizes on the axis', async () => {

@@ -44,8 +44,8 @@ export function scoreVsTrainableChart(results: BenchResults): ChartSpec {
       const spread = 100 * (method.score.std ?? 0);
       return { method: method.method, trainablePercent: method.trainablePercent, score, lower: score - spread, upper: score + spread };
     });
-  const x = { field: 'trainablePercent', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'trainable parameters (% of total, log scale)' };
-  const y = { field: 'score', type: 'quantitative' as const, scale: { zero: false }, title: `${summary.metric} ×100 (mean ± std over seeds)` };
+  const x = { field: 'trainablePercent', type: 'quantitative' as const, scale: { type: 'log' as const, padding: 24 }, title: 'trainable parameters (% of total, log scale)' };
+  const y = { field: 'score', type: 'quantitative' as const, scale: { zero: false, padding: 24 }, title: `${summary.metric} ×100 (mean ± std over seeds)` };
   const color = { field: 'method', type: 'nominal' as const, legend: null, scale: { scheme: 'tableau10' } };
   const title = `${summary.metric} vs trainable parameters`;
   return {
@@ -68,8 +68,8 @@ export function scoreVsTrainableChart(results: BenchResults): ChartSpec {
 }
 
 /**
- * Peak training memory against batch size, one line per method (the shape of Figure 2 of
- * "Memory-Efficient Selective Fine-Tuning", Simoulin, Park, Liu, Yang, left); undefined when the results have no memory sweep.
+ * Peak training memory against batch size, one line per method: the shape of Figure 2 (left) of
+ * "Memory-Efficient Selective Fine-Tuning" (Simoulin, Park, Liu, Yang). Undefined without a sweep.
  */
 export function memorySweepChart(results: BenchResults): ChartSpec | undefined {
   const sweep = results.memorySweep;

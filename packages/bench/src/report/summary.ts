@@ -50,7 +50,7 @@ export interface ResultsSummary {
 }
 
 /** Arithmetic mean; the input is never empty here (a method has at least one run). */
-export function mean(values: readonly number[]): number {
+function mean(values: readonly number[]): number {
   return values.reduce((total, value) => total + value, 0) / values.length;
 }
 
