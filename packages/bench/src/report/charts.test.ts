@@ -65,6 +65,15 @@ describe('report charts', () => {
     expect(reportCharts(results).map((chart) => chart.name)).toEqual(['score-vs-trainable']);
   });
 
+  it('draws text with the loaded fonts (resvg silently drops text without a font)', async () => {
+    const spec = throughputChart(reportFixture())!.spec;
+    const withFonts = await renderChart(spec, { scale: 1 });
+    const withoutFonts = await renderChart(spec, { scale: 1, loadSystemFonts: false });
+    expect(withFonts.svg).toBe(withoutFonts.svg);
+    // Glyphs add detail that compresses worse, so the PNG with text is larger.
+    expect(withFonts.png.length).toBeGreaterThan(withoutFonts.png.length + 1000);
+  });
+
   it('renders a PNG of the SVG size times the scale, byte-identical across renders', async () => {
     const spec = scoreVsTrainableChart(reportFixture()).spec;
     const first = await renderChart(spec, { scale: 2 });

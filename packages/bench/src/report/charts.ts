@@ -32,8 +32,9 @@ export interface ChartSpec {
 }
 
 /**
- * Score against trainable parameters (log x), one point per method with a mean ± std error bar,
- * like the survey's accuracy-vs-parameters comparisons (Lialin, Deshpande, Rumshisky, §11).
+ * Score against trainable parameters (log x), one point per method with a mean ± std error bar:
+ * the trade-off the survey compares in §11 (Lialin, Deshpande, Rumshisky). A method with no
+ * trainable parameters cannot sit on a log axis and is left out.
  */
 export function scoreVsTrainableChart(results: BenchResults): ChartSpec {
   const summary = summarizeResults(results);
@@ -44,7 +45,16 @@ export function scoreVsTrainableChart(results: BenchResults): ChartSpec {
       const spread = 100 * (method.score.std ?? 0);
       return { method: method.method, trainablePercent: method.trainablePercent, score, lower: score - spread, upper: score + spread };
     });
-  const x = { field: 'trainablePercent', type: 'quantitative' as const, scale: { type: 'log' as const, padding: 24 }, title: 'trainable parameters (% of total, log scale)' };
+  // A margin of a factor 1.6 on the log axis keeps the end points off the frame, where a nice
+  // domain would add whole empty decades (up to 1000%).
+  const percents = values.map((value) => value.trainablePercent);
+  const domain = percents.length > 0 ? { domain: [Math.min(...percents) / 1.6, Math.max(...percents) * 1.6], nice: false } : {};
+  const x = {
+    field: 'trainablePercent',
+    type: 'quantitative' as const,
+    scale: { type: 'log' as const, ...domain },
+    title: 'trainable parameters (% of total, log scale)',
+  };
   const y = { field: 'score', type: 'quantitative' as const, scale: { zero: false, padding: 24 }, title: `${summary.metric} ×100 (mean ± std over seeds)` };
   const color = { field: 'method', type: 'nominal' as const, legend: null, scale: { scheme: 'tableau10' } };
   const title = `${summary.metric} vs trainable parameters`;

@@ -1,6 +1,7 @@
 import type { TaskCard } from '../tasks/task-card';
 import type { ChartSpec } from './charts';
 import { FULL_FINE_TUNING, type BenchResults } from './results';
+import { summarizeResults } from './summary';
 import { formatComparisonMarkdown } from './table';
 
 export interface ReportMarkdownOptions {
@@ -49,13 +50,14 @@ function setupLines(results: BenchResults): string[] {
   return lines;
 }
 
+/** Each method's configuration (from its first run) and seeds, in the table's order. */
 function methodLines(results: BenchResults): string[] {
-  const seen = new Map<string, BenchResults['runs'][number]>();
-  for (const run of results.runs) if (!seen.has(run.method)) seen.set(run.method, run);
-  return [...seen.values()].map((run) => {
-    const seeds = results.runs.filter((other) => other.method === run.method).map((other) => other.seed);
-    const configs = run.methodConfigs.length === 0 ? (run.method === FULL_FINE_TUNING ? 'every parameter trained' : 'no method config recorded') : `\`${JSON.stringify(run.methodConfigs)}\``;
-    return `- **${run.method}** (seeds ${seeds.join(', ')}): ${configs}`;
+  return summarizeResults(results).methods.map(({ method }) => {
+    const runs = results.runs.filter((run) => run.method === method);
+    const configs = runs[0]!.methodConfigs;
+    const described =
+      configs.length > 0 ? `\`${JSON.stringify(configs)}\`` : method === FULL_FINE_TUNING ? 'every parameter trained' : 'no method config recorded';
+    return `- **${method}** (${runs.length === 1 ? 'seed' : 'seeds'} ${runs.map((run) => run.seed).join(', ')}): ${described}`;
   });
 }
 

@@ -56,7 +56,7 @@ describe('writeReport', () => {
     expect(markdown).toContain('2 labels (1790-1860, 1861-1900). Baselines on the test split: majority 50.0%, bag of words (multinomial-naive-bayes) 62.5%.');
     for (const name of charts) expect(markdown).toContain(`](charts/${name}.png)`);
     expect(markdown).toContain('- **lora** (seeds 1, 2): `[{"name":"lora","config":{"r":8,"alpha":16,"target":["attention.query","attention.value"]}}]`');
-    expect(markdown).toContain('- **full** (seeds 1, 2): every parameter trained');
+    expect(markdown).toContain('- **full** (seeds 1, 2): every parameter trained\n- **bitfit** (seed 1): `[{"name":"bitfit","config":{}}]`\n- **lora**');
     expect(markdown).toContain('## How each number was measured');
   });
 

@@ -5,7 +5,8 @@ import { tf } from '../nn/tf';
 import { BertModel } from '../models/bert-model';
 import type { BertConfigInput, BertTask } from '../models/config';
 import { BERT_HF_CHECKPOINT } from './hf-bert-names';
-import { HF_CONFIG_FILE, HF_WEIGHTS_FILE, loadHfWeights, readHfConfig } from './hf-checkpoint-files';
+import { HF_CONFIG_FILE, HF_WEIGHTS_FILE } from './hf-checkpoint-files';
+import { loadHfModel } from './load-hf-model';
 import {
   activationFromHf,
   bertArchitectureForTask,
@@ -17,7 +18,7 @@ import {
   HfBertConfigSchema,
   type HfBertConfig,
 } from './hf-config';
-import { assignHfTensors, collectHfTensors, type HfLoadResult } from './hf-mapping';
+import { collectHfTensors, type HfLoadResult } from './hf-mapping';
 import { writeJsonAtomic } from './json-file';
 import { saveSafetensors } from './safetensors-file';
 
@@ -43,22 +44,11 @@ export interface LoadHfBertOptions {
  * const { model, info } = await loadHfBert('bert-tiny', { task: 'sequence-classification', numLabels: 3 });
  */
 export async function loadHfBert(directory: string, options: LoadHfBertOptions = {}): Promise<HfLoadResult<BertModel>> {
-  const hfConfig = await readHfConfig(directory, HfBertConfigSchema);
-  const config = bertConfigFromHf(hfConfig, options);
-  const tensors = await loadHfWeights(directory);
-  let model: BertModel | undefined;
-  try {
-    model = new BertModel(config);
-    const info = assignHfTensors(model, tensors, BERT_HF_CHECKPOINT, config.numLayers, {
-      reinitializeMismatchedHeads: options.reinitializeMismatchedHeads ?? false,
-    });
-    return { model, info, hfConfig };
-  } catch (error) {
-    model?.dispose();
-    throw error;
-  } finally {
-    tf.dispose(Object.values(tensors));
-  }
+  return loadHfModel(
+    directory,
+    { configSchema: HfBertConfigSchema, toConfig: (hf) => bertConfigFromHf(hf, options), create: (config) => new BertModel(config), checkpoint: BERT_HF_CHECKPOINT },
+    options,
+  );
 }
 
 /** Our BertModel config for an HF BertConfig; settings the reference model cannot reproduce are an error. */

@@ -4,7 +4,8 @@ import type { ActivationName } from '../nn/activations';
 import { tf } from '../nn/tf';
 import type { GptConfigInput, GptTask } from '../models/config';
 import { GptModel } from '../models/gpt-model';
-import { HF_CONFIG_FILE, HF_WEIGHTS_FILE, loadHfWeights, readHfConfig } from './hf-checkpoint-files';
+import { HF_CONFIG_FILE, HF_WEIGHTS_FILE } from './hf-checkpoint-files';
+import { loadHfModel } from './load-hf-model';
 import {
   activationFromHf,
   gptArchitectureForTask,
@@ -17,7 +18,7 @@ import {
   type HfGpt2Config,
 } from './hf-config';
 import { GPT2_HF_CHECKPOINT } from './hf-gpt2-names';
-import { assignHfTensors, collectHfTensors, type HfLoadResult } from './hf-mapping';
+import { collectHfTensors, type HfLoadResult } from './hf-mapping';
 import { writeJsonAtomic } from './json-file';
 import { saveSafetensors } from './safetensors-file';
 
@@ -43,22 +44,11 @@ export interface LoadHfGpt2Options {
  * const { model } = await loadHfGpt2('distilgpt2');
  */
 export async function loadHfGpt2(directory: string, options: LoadHfGpt2Options = {}): Promise<HfLoadResult<GptModel>> {
-  const hfConfig = await readHfConfig(directory, HfGpt2ConfigSchema);
-  const config = gptConfigFromHf(hfConfig, options);
-  const tensors = await loadHfWeights(directory);
-  let model: GptModel | undefined;
-  try {
-    model = new GptModel(config);
-    const info = assignHfTensors(model, tensors, GPT2_HF_CHECKPOINT, config.numLayers, {
-      reinitializeMismatchedHeads: options.reinitializeMismatchedHeads ?? false,
-    });
-    return { model, info, hfConfig };
-  } catch (error) {
-    model?.dispose();
-    throw error;
-  } finally {
-    tf.dispose(Object.values(tensors));
-  }
+  return loadHfModel(
+    directory,
+    { configSchema: HfGpt2ConfigSchema, toConfig: (hf) => gptConfigFromHf(hf, options), create: (config) => new GptModel(config), checkpoint: GPT2_HF_CHECKPOINT },
+    options,
+  );
 }
 
 /** Our GptModel config for an HF GPT2Config; settings the reference model cannot reproduce are an error. */

@@ -3,7 +3,7 @@ import type { Module } from '../nn/module';
 import { tf } from '../nn/tf';
 
 // The loaders walk models of any forward signature, so the module type parameters are erased.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type AnyModule = Module<any, any>;
 
 /**

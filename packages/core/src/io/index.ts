@@ -12,3 +12,4 @@ export * from './hf-config';
 export * from './hf-checkpoint-files';
 export * from './hf-bert';
 export * from './hf-gpt2';
+export * from './load-hf-model';
