@@ -1,4 +1,8 @@
 import { defineConfig } from 'tsup';
 import { peftjsTsupPreset } from '../../tooling/tsup.preset';
 
-export default defineConfig(peftjsTsupPreset({ index: 'src/index.ts', register: 'src/register.ts' }));
+export default defineConfig([
+  peftjsTsupPreset({ index: 'src/index.ts', register: 'src/register.ts' }),
+  // The CLI is ESM only (top-level await) and needs no declarations.
+  peftjsTsupPreset({ 'cli/bin': 'src/cli/bin.ts' }, { format: ['esm'], dts: false, clean: false }),
+]);

@@ -1,2 +1,5 @@
-/** Methods of this family land here; see the package README for what is planned. */
-export {};
+export * from './lora/config';
+export * from './lora/layer';
+export * from './lora/trainable-copy-linear';
+export * from './lora/hf-format';
+export * from './lora/method';

@@ -1,2 +1,5 @@
-/** Registers this family's methods into the default registry of @peftjs/core (none yet). */
-export {};
+import { registerMethod } from '@peftjs/core';
+import { loraMethod } from './lora/method';
+
+/** Registers this family's methods into the default registry of @peftjs/core. */
+registerMethod(loraMethod);

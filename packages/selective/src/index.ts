@@ -1,2 +1,9 @@
-/** Methods of this family land here; see the package README for what is planned. */
-export {};
+export * from './selection/selected-tensor';
+export * from './selection/applied-selection';
+export * from './selection/head-parameters';
+export * from './bitfit/config';
+export * from './bitfit/layer';
+export * from './bitfit/subsets';
+export * from './bitfit/method';
+export * from './ln-tuning/config';
+export * from './ln-tuning/method';

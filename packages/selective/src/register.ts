@@ -1,2 +1,6 @@
-/** Registers this family's methods into the default registry of @peftjs/core (none yet). */
-export {};
+import { registerMethod } from '@peftjs/core';
+import { bitFitMethod } from './bitfit/method';
+import { lnTuningMethod } from './ln-tuning/method';
+
+registerMethod(bitFitMethod);
+registerMethod(lnTuningMethod);

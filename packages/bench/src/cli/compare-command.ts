@@ -1,0 +1,129 @@
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PeftError, defaultRegistry, initBackend, type BackendPreference, type MethodRegistry } from '@peftjs/core';
+import { formatComparisonText } from '../report/table';
+import { hfBertBackbone, scratchBackbone, type BackboneProvider } from '../runner/backbone';
+import { compareMethods, type CompareMethodsResult } from '../runner/compare-methods';
+import { resolveMethodRuns, type LearningRates } from '../runner/method-spec';
+import { findTask, subsetTask } from '../runner/task-catalog';
+import { loadCustomTask } from '../tasks/custom-task';
+import type { BenchTask } from '../tasks/task';
+import type { CliIo } from './cli-io';
+import { DEFAULT_METHODS, DEFAULT_PRESET, DEFAULT_TASK, SMOKE_PRESET, type ComparePreset } from './presets';
+import { progressReporter } from './progress';
+
+/** The parsed options of `peftjs compare`. */
+export interface CompareCommandOptions {
+  task?: string;
+  methods?: string[];
+  seeds?: number;
+  steps?: number;
+  batchSize?: number;
+  learningRate?: number;
+  fullLearningRate?: number;
+  backend: BackendPreference;
+  model?: string;
+  data?: string;
+  textColumn?: string;
+  textPairColumn?: string;
+  labelColumn?: string;
+  labels?: string[];
+  memoryBatchSizes?: number[];
+  /** Use every example of the task instead of the preset's subset. */
+  fullData?: boolean;
+  out?: string;
+  smoke: boolean;
+  json: boolean;
+}
+
+/** Runs `peftjs compare`: prints the table (or the JSON) and, last, the report folder. */
+export async function runCompareCommand(options: CompareCommandOptions, io: CliIo, registry: MethodRegistry = defaultRegistry): Promise<CompareMethodsResult> {
+  const preset: ComparePreset = options.smoke ? SMOKE_PRESET : DEFAULT_PRESET;
+  const methodNames = options.methods ?? DEFAULT_METHODS.filter((name) => name === 'full' || registry.has(name));
+  const methods = resolveMethodRuns(methodNames, registry, '--methods');
+  if (options.task !== undefined && options.data !== undefined) {
+    throw new PeftError('invalid-argument', 'Invalid --task: give either --task or --data, not both.', { field: '--task', value: options.task, allowed: 'omitted when --data is given' });
+  }
+  const backbone = await backboneFor(options, preset);
+  const info = await initBackend({ prefer: options.backend });
+  const fullTask = await loadTask(options);
+  const task = options.fullData ? fullTask : subsetTask(fullTask, preset.subset);
+  const learningRates: LearningRates = {};
+  if (options.fullLearningRate !== undefined) learningRates.full = options.fullLearningRate;
+  if (options.learningRate !== undefined) {
+    for (const kind of ['additive', 'selective', 'reparametrization', 'hybrid'] as const) learningRates[kind] = options.learningRate;
+  }
+  const out = options.out ?? join('bench-report', `${task.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const progress = progressReporter(io, { json: options.json, metric: task.metric });
+  if (!options.json) io.stderr(`backend: ${info.backend}${info.native ? ' (native)' : ''}${info.gpu ? ' (GPU)' : ''}\n`);
+  let outcome: CompareMethodsResult;
+  try {
+    outcome = await compareMethods({
+      task,
+      methods,
+      seeds: options.seeds ?? preset.seeds,
+      steps: options.steps ?? preset.steps,
+      batchSize: options.batchSize ?? preset.batchSize,
+      learningRates,
+      backbone,
+      registry,
+      memoryBatchSizes: options.memoryBatchSizes ?? preset.memoryBatchSizes,
+      outDir: out,
+      notes: {
+        preset: options.smoke ? 'smoke' : 'default',
+        subset: options.fullData ? 'all examples' : `at most ${preset.subset.train} / ${preset.subset.validation} / ${preset.subset.test} examples (train / validation / test), evenly across each split`,
+      },
+      onProgress: progress.onProgress,
+    });
+  } finally {
+    progress.stop();
+  }
+  if (options.json) io.stdout(`${JSON.stringify({ reportDir: out, files: outcome.files, results: outcome.results }, null, 2)}\n`);
+  else io.stdout(`${formatComparisonText(outcome.results)}\n\n${out}\n`);
+  return outcome;
+}
+
+async function backboneFor(options: CompareCommandOptions, preset: ComparePreset): Promise<BackboneProvider> {
+  if (options.model === undefined) return scratchBackbone(preset.backbone);
+  try {
+    await access(options.model);
+  } catch {
+    throw new PeftError('invalid-argument', `Invalid --model: ${JSON.stringify(options.model)} does not exist; allowed: a Hugging Face BERT directory (config.json, model.safetensors, tokenizer.json).`, {
+      field: '--model',
+      value: options.model,
+      allowed: 'a Hugging Face BERT directory (config.json, model.safetensors, tokenizer.json)',
+    });
+  }
+  for (const file of ['config.json', 'model.safetensors', 'tokenizer.json']) {
+    try {
+      await access(join(options.model, file));
+    } catch {
+      throw new PeftError('invalid-argument', `Invalid --model: ${JSON.stringify(options.model)} has no ${file}; allowed: a Hugging Face BERT directory (config.json, model.safetensors, tokenizer.json).`, {
+        field: '--model',
+        value: options.model,
+        allowed: 'a Hugging Face BERT directory (config.json, model.safetensors, tokenizer.json)',
+      });
+    }
+  }
+  return hfBertBackbone(options.model, { maxLength: preset.backbone.maxLength });
+}
+
+const DATA_OPTION_FIELDS = ['data', 'text-column', 'text-pair-column', 'label-column'];
+
+async function loadTask(options: CompareCommandOptions): Promise<BenchTask> {
+  if (options.data === undefined) return findTask(options.task ?? DEFAULT_TASK, '--task').build();
+  try {
+    return await loadCustomTask(options.data, {
+      textColumn: options.textColumn,
+      textPairColumn: options.textPairColumn,
+      labelColumn: options.labelColumn,
+      labels: options.labels,
+    });
+  } catch (error) {
+    if (!PeftError.isInstance(error) || error.field === undefined) throw error;
+    const option = DATA_OPTION_FIELDS.includes(error.field) ? `--${error.field}` : error.field.startsWith('labels') ? error.field.replace(/^labels/, '--labels') : error.field;
+    const prefix = `Invalid ${error.field}`;
+    const message = error.message.startsWith(prefix) ? `Invalid ${option}${error.message.slice(prefix.length)}` : `${option}: ${error.message}`;
+    throw new PeftError(error.code, message, { field: option, value: error.value, allowed: error.allowed, cause: error });
+  }
+}

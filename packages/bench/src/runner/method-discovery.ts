@@ -1,0 +1,55 @@
+import { BUILTIN_METHOD_PACKAGES, defaultRegistry, type MethodKind, type MethodRegistry } from '@peftjs/core';
+import { FULL_FINE_TUNING } from '../report/results';
+
+/** The first-party family packages whose `register` entry the bench imports when they are installed. */
+export const METHOD_FAMILY_PACKAGES = ['@peftjs/lora', '@peftjs/adapters', '@peftjs/selective', '@peftjs/sparse-mask', '@peftjs/prompts'] as const;
+
+/** What `loadInstalledMethodFamilies` found. */
+export interface MethodFamilyLoad {
+  loaded: string[];
+  /** Packages that are not installed (or failed to load), with the reason. */
+  skipped: Array<{ packageName: string; reason: string }>;
+}
+
+/**
+ * Imports the `register` entry of every installed family package, so their methods join core's
+ * default registry. A package that is not installed is skipped: adding a family adds rows to the
+ * bench without editing it.
+ */
+export async function loadInstalledMethodFamilies(packages: readonly string[] = METHOD_FAMILY_PACKAGES): Promise<MethodFamilyLoad> {
+  const result: MethodFamilyLoad = { loaded: [], skipped: [] };
+  for (const packageName of packages) {
+    const specifier = `${packageName}/register`;
+    try {
+      await import(/* @vite-ignore */ specifier);
+      result.loaded.push(packageName);
+    } catch (error) {
+      result.skipped.push({ packageName, reason: (error as Error).message.split('\n')[0] ?? String(error) });
+    }
+  }
+  await import('../register');
+  return result;
+}
+
+/** One row of `peftjs methods`. */
+export interface MethodListing {
+  name: string;
+  packageName: string;
+  kind: MethodKind | 'full';
+  description: string;
+}
+
+/** Full fine-tuning (built in) followed by every method of the registry, in registration order. */
+export function listMethods(registry: MethodRegistry = defaultRegistry): MethodListing[] {
+  return [
+    { name: FULL_FINE_TUNING, packageName: '@peftjs/core', kind: 'full', description: 'Full fine-tuning: every parameter trained (the reference of the ratios).' },
+    ...registry.list().map((method) => ({ name: method.name, packageName: method.packageName, kind: method.kind, description: method.description ?? '' })),
+  ];
+}
+
+/** Built-in method names that are known but whose package is not registered, with that package. */
+export function unregisteredBuiltinMethods(registry: MethodRegistry = defaultRegistry): Array<{ name: string; packageName: string }> {
+  return Object.entries(BUILTIN_METHOD_PACKAGES)
+    .filter(([name]) => !registry.has(name))
+    .map(([name, packageName]) => ({ name, packageName }));
+}

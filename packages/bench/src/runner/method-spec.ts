@@ -1,0 +1,70 @@
+import { BUILTIN_METHOD_PACKAGES, PeftError, defaultRegistry, type MethodConfig, type MethodKind, type MethodRegistry } from '@peftjs/core';
+import { FULL_FINE_TUNING } from '../report/results';
+
+/**
+ * One row of a comparison: a display name and the configured methods applied in order (none for
+ * full fine-tuning). A bare method name means that method with its default config.
+ */
+export interface MethodRunSpec {
+  name: string;
+  configs: readonly MethodConfig[];
+}
+
+export type MethodRunInput = string | MethodRunSpec;
+
+/** Learning rate of the runs, by the run's kind (a composition of several methods is 'hybrid'). */
+export type LearningRates = Partial<Record<MethodKind | 'full', number>>;
+
+/**
+ * Defaults for a small encoder: full fine-tuning needs a smaller step than PEFT methods, which
+ * train few, often zero-initialised parameters (He et al., "Towards a Unified View of
+ * Parameter-Efficient Transfer Learning", use 1e-4 vs 1e-3 to 5e-3 for the same reason).
+ */
+export const DEFAULT_LEARNING_RATES: Required<LearningRates> = {
+  full: 3e-4,
+  additive: 3e-3,
+  selective: 3e-3,
+  reparametrization: 3e-3,
+  hybrid: 3e-3,
+};
+
+/**
+ * Resolves names through the registry; unknown names are an error listing the registered ones and
+ * the providing package. `field` names the option in errors (`--methods` for the CLI).
+ */
+export function resolveMethodRuns(inputs: readonly MethodRunInput[], registry: MethodRegistry = defaultRegistry, field = 'methods'): MethodRunSpec[] {
+  const runs = inputs.map((input) => (typeof input === 'string' ? resolveMethodName(input, registry, field) : input));
+  const names = runs.map((run) => run.name);
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+  if (duplicate !== undefined) {
+    throw new PeftError('invalid-argument', `Invalid ${field}: "${duplicate}" is listed twice; allowed: each method once.`, { field, value: names, allowed: 'each method once' });
+  }
+  return runs;
+}
+
+function resolveMethodName(name: string, registry: MethodRegistry, field: string): MethodRunSpec {
+  if (name === FULL_FINE_TUNING) return { name, configs: [] };
+  if (!registry.has(name)) {
+    const registered = [FULL_FINE_TUNING, ...registry.list().map((method) => method.name)];
+    const packageName = BUILTIN_METHOD_PACKAGES[name];
+    const hint = packageName ? ` "${name}" is provided by ${packageName}, which is not installed or not registered: add it to your dependencies.` : '';
+    throw new PeftError('unknown-method', `Invalid ${field}: unknown method "${name}".${hint} Registered: ${registered.join(', ')}.`, {
+      field,
+      value: name,
+      allowed: registered,
+    });
+  }
+  return { name, configs: [registry.get(name)()] };
+}
+
+/** The kind that picks a run's learning rate. */
+export function runKind(run: MethodRunSpec): MethodKind | 'full' {
+  if (run.configs.length === 0) return 'full';
+  if (run.configs.length > 1) return 'hybrid';
+  return run.configs[0]!.method.kind;
+}
+
+export function learningRateOf(run: MethodRunSpec, rates: LearningRates = {}): number {
+  const kind = runKind(run);
+  return rates[kind] ?? DEFAULT_LEARNING_RATES[kind];
+}

@@ -1,0 +1,71 @@
+import { targetSelectorSchema, z } from '@peftjs/core';
+
+/** How A is initialised; B is always zero, so the model is unchanged at init. */
+export const LORA_INITS = ['kaiming-uniform', 'gaussian'] as const;
+export type LoraInit = (typeof LORA_INITS)[number];
+
+/** Default targets: the query and value projections, as in Hu et al. 2022, §7.1. */
+export const LORA_DEFAULT_ROLES = ['attention.query', 'attention.value'] as const;
+
+/**
+ * Config of LoRA (Hu et al., "LoRA: Low-Rank Adaptation of Large Language Models", 2022). Field
+ * names follow HF PEFT's `LoraConfig` in camelCase; every field has a default.
+ */
+export const loraConfigSchema = z.strictObject({
+  /** Rank r of the update B·A. */
+  r: z.number().int().min(1).default(8),
+  /** Scale numerator α: the update is multiplied by α/r (or α/√r with useRslora). HF's `lora_alpha`. */
+  alpha: z.number().positive().default(8),
+  /** Dropout on the input of the low-rank path, active in training mode only. HF's `lora_dropout`. */
+  dropout: z.number().min(0).lt(1).default(0),
+  /** Which Linear modules get an update (roles, path globs, layers, excludes). Default: query and value. */
+  targets: targetSelectorSchema.default({ roles: [...LORA_DEFAULT_ROLES] }),
+  /**
+   * HF PEFT's `target_modules`, matched against the model's HF module names (`model.hfModuleName`):
+   * a list of names matching a whole name or its last components (`query`, `attention.self.query`),
+   * or one regular expression matching a whole name. When set it replaces `targets`; loading an HF
+   * adapter sets it.
+   */
+  hfTargetModules: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  /**
+   * Linears trained in full beside LoRA, each as a trainable copy (HF PEFT's `modules_to_save`),
+   * typically the task head: `{ roles: ['head'] }`. HF PEFT adds the head for SEQ_CLS on its own;
+   * here it is explicit. Default: none.
+   */
+  modulesToSave: targetSelectorSchema.optional(),
+  /** HF PEFT's `modules_to_save`, matched against HF module names like `hfTargetModules` (`classifier`, `score`); names that match nothing are skipped, as in HF. */
+  hfModulesToSave: z.array(z.string().min(1)).optional(),
+  /** Scale by α/√r instead of α/r (Kalajdzievski, "A Rank Stabilization Scaling Factor for Fine-Tuning with LoRA", 2023). */
+  useRslora: z.boolean().default(false),
+  /** A's init: `kaiming-uniform` (HF PEFT's default, bound 1/√in) or `gaussian` (std 1/r, HF's `init_lora_weights="gaussian"`). */
+  init: z.enum(LORA_INITS).default('kaiming-uniform'),
+  /**
+   * Per-target ranks that differ from r, keyed by a pattern over module names (HF PEFT semantics):
+   * a key matches a module when the module's path (or HF name) ends with it at a dot boundary, read
+   * as a regular expression (`layers.0.attention.query`, `layers\\.[01]\\..*query`); a key starting
+   * with `^` must match the whole name. The first matching key wins.
+   */
+  rankPattern: z.record(z.string().min(1), z.number().int().min(1)).default({}),
+  /** Per-target α values, keyed like `rankPattern`. */
+  alphaPattern: z.record(z.string().min(1), z.number().positive()).default({}),
+});
+
+export type LoraConfigInput = z.input<typeof loraConfigSchema>;
+export type LoraConfig = z.output<typeof loraConfigSchema>;
+
+/** The scale s of the update s·B·A: α/r, or α/√r with rsLoRA. */
+export function loraScaling(alpha: number, r: number, useRslora: boolean): number {
+  return useRslora ? alpha / Math.sqrt(r) : alpha / r;
+}
+
+/**
+ * The value of the first pattern key that matches one of `names` (HF PEFT's `get_pattern_key`:
+ * `^`-anchored keys match from the start, others match a dot-bounded suffix), or undefined.
+ */
+export function matchPattern<T>(pattern: Readonly<Record<string, T>>, names: readonly string[]): T | undefined {
+  for (const [key, value] of Object.entries(pattern)) {
+    const regex = key.startsWith('^') ? new RegExp(`${key}$`) : new RegExp(`(?:^|.*\\.)(?:${key})$`);
+    if (names.some((name) => regex.test(name))) return value;
+  }
+  return undefined;
+}

@@ -1,0 +1,227 @@
+import { GptModel, PeftError, tf, type HfAdapterFiles, type HfAdapterFormat, type Module, type Parameter, type TaskType } from '@peftjs/core';
+import type { loraConfigSchema} from './config';
+import { type LoraConfig, type LoraConfigInput } from './config';
+import type { LoraLinear } from './layer';
+import type { TrainableCopyLinear } from './trainable-copy-linear';
+
+/** HF PEFT prefixes every adapter key with the PeftModel's `base_model` (LoraModel) and its `model`. */
+export const HF_LORA_KEY_PREFIX = 'base_model.model.';
+
+/** One wrapped module: our path, its HF module name, the layer. */
+export interface LoraTarget {
+  path: string;
+  layer: LoraLinear;
+}
+
+/** A Linear trained in full (HF's modules_to_save): our path and its wrapper. */
+export interface CopyTarget {
+  path: string;
+  layer: TrainableCopyLinear;
+}
+
+/** HF PEFT's `TaskType` for our tasks (HF has none for masked LM). */
+const HF_TASK_TYPES: Readonly<Record<TaskType, string | null>> = {
+  'sequence-classification': 'SEQ_CLS',
+  regression: 'SEQ_CLS',
+  'token-classification': 'TOKEN_CLS',
+  'causal-lm': 'CAUSAL_LM',
+  'masked-lm': null,
+};
+
+type HfNamedModel = Module<any, any> & { hfModuleName(path: string): string; task?: TaskType };
+
+function hasHfNames(model: Module<any, any>): model is HfNamedModel {
+  return typeof (model as unknown as Partial<HfNamedModel>).hfModuleName === 'function';
+}
+
+/** The model's HF module name function, or a 'not-implemented' error for models without HF names. */
+export function requireHfNames(model: Module<any, any>): HfNamedModel {
+  if (!hasHfNames(model)) {
+    throw new PeftError('not-implemented', `LoRA's HF PEFT format needs a model with hfModuleName(path) (the reference BERT and GPT-2 models); got a ${model.constructor.name}.`, {
+      field: 'model',
+      value: model.constructor.name,
+      allowed: 'a model with hfModuleName()',
+    });
+  }
+  return model;
+}
+
+/** The HF module name of a path, or undefined where HF has no such module. */
+export function hfNameOrUndefined(model: Module<any, any>, path: string): string | undefined {
+  if (!hasHfNames(model)) return undefined;
+  try {
+    return model.hfModuleName(path);
+  } catch (error) {
+    if (PeftError.isInstance(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Whether an HF module name is selected by HF PEFT's `target_modules` (`check_target_module_exists`):
+ * a string is a regular expression that must match the whole name; a list entry matches the name
+ * itself or its last dot-separated components.
+ */
+export function matchesHfTargetModules(targetModules: string | readonly string[], hfName: string): boolean {
+  if (typeof targetModules === 'string') return new RegExp(`^(?:${targetModules})$`).test(hfName);
+  return targetModules.some((target) => hfName === target || hfName.endsWith(`.${target}`));
+}
+
+/** HF's shorthand for every linear but the output layer; our role group of the same name. */
+export const HF_ALL_LINEAR = 'all-linear';
+
+/**
+ * The adapter in HF PEFT's files: `adapter_config.json` fields (sorted, as HF's `to_json_string`
+ * writes them) and `base_model.model.<HF module name>.lora_A.weight` [r, in] /
+ * `.lora_B.weight` [out, r] tensors. HF PEFT (tuners/lora/layer.py) makes lora_A an
+ * `nn.Linear(in, r)` and lora_B an `nn.Linear(r, out)` whose weights are [out_features,
+ * in_features], also for GPT-2's Conv1D (its in/out come from the [in, out] weight), and
+ * `get_peft_model_state_dict` (utils/save_and_load.py) drops the adapter name (`lora_A.default.weight`).
+ */
+export function exportLoraHf(model: Module<any, any>, config: LoraConfig, targets: readonly LoraTarget[], copies: readonly CopyTarget[] = []): HfAdapterFiles {
+  const named = requireHfNames(model);
+  const tensors: Record<string, tf.Tensor> = {};
+  const rankPattern: Record<string, number> = {};
+  const alphaPattern: Record<string, number> = {};
+  for (const { path, layer } of targets) {
+    const hfName = named.hfModuleName(path);
+    tensors[`${HF_LORA_KEY_PREFIX}${hfName}.lora_A.weight`] = tf.transpose(layer.loraA.value);
+    tensors[`${HF_LORA_KEY_PREFIX}${hfName}.lora_B.weight`] = tf.transpose(layer.loraB.value);
+    if (layer.r !== config.r) rankPattern[hfName] = layer.r;
+    if (layer.alpha !== config.alpha) alphaPattern[hfName] = layer.alpha;
+  }
+  for (const { path, layer } of copies) {
+    for (const [name, parameter] of layer.ownNamedParameters()) {
+      const transpose = name === 'weight' && !isConv1d(model, path);
+      tensors[`${HF_LORA_KEY_PREFIX}${named.hfModuleName(path)}.${name}`] = transpose ? tf.transpose(parameter.value) : tf.clone(parameter.value);
+    }
+  }
+  const hfConfig: Record<string, unknown> = {
+    alpha_pattern: alphaPattern,
+    base_model_name_or_path: null,
+    bias: 'none',
+    fan_in_fan_out: targets.some(({ path }) => isConv1d(model, path)),
+    inference_mode: true,
+    init_lora_weights: config.init === 'gaussian' ? 'gaussian' : true,
+    layers_pattern: null,
+    layers_to_transform: null,
+    lora_alpha: config.alpha,
+    lora_dropout: config.dropout,
+    modules_to_save: copies.length ? hfTargetModulesOf(named, copies.map(({ path }) => path)) : null,
+    peft_type: 'LORA',
+    r: config.r,
+    rank_pattern: rankPattern,
+    revision: null,
+    target_modules: hfTargetModulesOf(named, targets.map(({ path }) => path)),
+    task_type: named.task === undefined ? null : HF_TASK_TYPES[named.task],
+    use_dora: false,
+    use_rslora: config.useRslora,
+  };
+  return { config: Object.fromEntries(Object.entries(hfConfig).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), tensors };
+}
+
+/** GPT-2's block projections are HF Conv1D modules (weights [in, out], like ours); its `score` head is an nn.Linear. */
+function isConv1d(model: Module<any, any>, path: string): boolean {
+  return model instanceof GptModel && path.startsWith('decoder.');
+}
+
+/**
+ * `target_modules` naming exactly the targets: a leaf name (`query`, `c_attn`) where it selects
+ * every target with that leaf and nothing else, the full HF module name otherwise.
+ */
+function hfTargetModulesOf(model: HfNamedModel, paths: readonly string[]): string[] {
+  const targetNames = paths.map((path) => model.hfModuleName(path));
+  const allNames = model
+    .namedModules()
+    .map(([path]) => (path === '' ? undefined : hfNameOrUndefined(model, path)))
+    .filter((name): name is string => name !== undefined);
+  const chosen = new Set<string>();
+  for (const name of targetNames) {
+    const leaf = name.slice(name.lastIndexOf('.') + 1);
+    const covered = new Set(allNames.filter((other) => matchesHfTargetModules([leaf], other)));
+    const exact = covered.size === new Set(targetNames.filter((other) => matchesHfTargetModules([leaf], other))).size;
+    chosen.add(exact ? leaf : name);
+  }
+  return [...chosen].sort();
+}
+
+/** Loads HF-keyed tensors: every expected key present, no other key, shapes [r, in] / [out, r]. */
+export function loadLoraHf(model: Module<any, any>, targets: readonly LoraTarget[], copies: readonly CopyTarget[], tensors: Record<string, tf.Tensor>): void {
+  const named = requireHfNames(model);
+  /** Each expected key: the parameter it fills, its shape in the file, and whether the file holds it transposed. */
+  const expected = new Map<string, { parameter: Parameter; shape: number[]; transposed: boolean }>();
+  for (const { path, layer } of targets) {
+    const hfName = named.hfModuleName(path);
+    expected.set(`${HF_LORA_KEY_PREFIX}${hfName}.lora_A.weight`, { parameter: layer.loraA, shape: [layer.r, layer.inFeatures], transposed: true });
+    expected.set(`${HF_LORA_KEY_PREFIX}${hfName}.lora_B.weight`, { parameter: layer.loraB, shape: [layer.outFeatures, layer.r], transposed: true });
+  }
+  for (const { path, layer } of copies) {
+    for (const [name, parameter] of layer.ownNamedParameters()) {
+      const transposed = name === 'weight' && !isConv1d(model, path);
+      expected.set(`${HF_LORA_KEY_PREFIX}${named.hfModuleName(path)}.${name}`, { parameter, shape: transposed ? [...parameter.shape].reverse() : parameter.shape, transposed });
+    }
+  }
+  const missing = [...expected.keys()].filter((key) => !(key in tensors));
+  const unexpected = Object.keys(tensors).filter((key) => !expected.has(key));
+  const wrongShape = [...expected].filter(([key, entry]) => key in tensors && !tf.util.arraysEqual(tensors[key]!.shape, entry.shape));
+  if (missing.length || unexpected.length || wrongShape.length) {
+    const parts = [
+      missing.length ? `missing ${missing.slice(0, 6).join(', ')}` : '',
+      unexpected.length ? `unexpected ${unexpected.slice(0, 6).join(', ')}` : '',
+      ...wrongShape.slice(0, 6).map(([key, entry]) => `${key} has shape [${tensors[key]!.shape.join(', ')}], expected [${entry.shape.join(', ')}]`),
+    ].filter(Boolean);
+    throw new PeftError('checkpoint-mismatch', `The HF PEFT LoRA tensors do not fit the model: ${parts.join('; ')}.`, {
+      field: 'tensors',
+      value: [...missing, ...unexpected, ...wrongShape.map(([key]) => key)],
+      allowed: [...expected].map(([key, entry]) => `${key} [${entry.shape.join(', ')}]`),
+    });
+  }
+  for (const [key, { parameter, transposed }] of expected) tf.tidy(() => parameter.assign(transposed ? tf.transpose(tensors[key]!) : tensors[key]!));
+}
+
+/** Reads HF PEFT's `adapter_config.json` for LoRA into our config; what we cannot reproduce is an error, not ignored. */
+export function loraConfigFromHf(hf: Record<string, unknown>): LoraConfigInput {
+  const reject = (field: string, allowed: string): never => {
+    throw new PeftError('not-implemented', `This HF PEFT LoRA adapter sets ${field} = ${JSON.stringify(hf[field])}, which @peftjs/lora does not support yet.`, {
+      field,
+      value: hf[field],
+      allowed,
+    });
+  };
+  if (hf.peft_type !== 'LORA') reject('peft_type', 'LORA');
+  if (hf.bias !== undefined && hf.bias !== 'none') reject('bias', 'none');
+  if (hf.use_dora === true) reject('use_dora', 'false');
+  const modulesToSave = hf.modules_to_save;
+  if (!isEmpty(modulesToSave) && !(Array.isArray(modulesToSave) && modulesToSave.every((name) => typeof name === 'string'))) reject('modules_to_save', 'null or a list of module names');
+  if (!isEmpty(hf.layers_to_transform)) reject('layers_to_transform', 'null');
+  const init = hf.init_lora_weights;
+  if (init !== undefined && init !== true && init !== false && init !== 'gaussian') reject('init_lora_weights', 'true, false or "gaussian"');
+  const targetModules = hf.target_modules;
+  const out: Record<string, unknown> = {
+    ...(hf.r !== undefined ? { r: hf.r } : {}),
+    ...(hf.lora_alpha !== undefined ? { alpha: hf.lora_alpha } : {}),
+    ...(hf.lora_dropout !== undefined ? { dropout: hf.lora_dropout } : {}),
+    ...(hf.use_rslora !== undefined ? { useRslora: hf.use_rslora } : {}),
+    ...(init === 'gaussian' ? { init: 'gaussian' } : {}),
+    ...(isRecord(hf.rank_pattern) ? { rankPattern: hf.rank_pattern } : {}),
+    ...(isRecord(hf.alpha_pattern) ? { alphaPattern: hf.alpha_pattern } : {}),
+    ...(isEmpty(modulesToSave) ? {} : { hfModulesToSave: modulesToSave }),
+  };
+  if (targetModules === HF_ALL_LINEAR) out.targets = { roles: [HF_ALL_LINEAR] };
+  else if (targetModules !== undefined && targetModules !== null) out.hfTargetModules = targetModules;
+  return out as LoraConfigInput;
+}
+
+function isEmpty(value: unknown): boolean {
+  return value === undefined || value === null || (Array.isArray(value) && value.length === 0);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The `hf` hook of the LoRA definition. */
+export const loraHfFormat: HfAdapterFormat<typeof loraConfigSchema> = {
+  peftType: 'LORA',
+  configFromHf: loraConfigFromHf,
+};
