@@ -7,3 +7,5 @@ export * from './bitfit/subsets';
 export * from './bitfit/method';
 export * from './ln-tuning/config';
 export * from './ln-tuning/method';
+export * from './layer-selection/config';
+export * from './layer-selection/method';

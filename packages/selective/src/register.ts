@@ -1,6 +1,8 @@
 import { registerMethod } from '@peftjs/core';
 import { bitFitMethod } from './bitfit/method';
+import { layerSelectionMethod } from './layer-selection/method';
 import { lnTuningMethod } from './ln-tuning/method';
 
 registerMethod(bitFitMethod);
 registerMethod(lnTuningMethod);
+registerMethod(layerSelectionMethod);

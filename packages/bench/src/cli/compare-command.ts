@@ -1,5 +1,5 @@
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PeftError, defaultRegistry, initBackend, type BackendPreference, type MethodRegistry } from '@peftjs/core';
 import { formatComparisonText } from '../report/table';
 import { hfBertBackbone, scratchBackbone, type BackboneProvider } from '../runner/backbone';
@@ -53,7 +53,7 @@ export async function runCompareCommand(options: CompareCommandOptions, io: CliI
   if (options.learningRate !== undefined) {
     for (const kind of ['additive', 'selective', 'reparametrization', 'hybrid'] as const) learningRates[kind] = options.learningRate;
   }
-  const out = options.out ?? join('bench-report', `${task.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const out = resolve(options.out ?? join('peftjs-report', `${task.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   const progress = progressReporter(io, { json: options.json, metric: task.metric });
   if (!options.json) io.stderr(`backend: ${info.backend}${info.native ? ' (native)' : ''}${info.gpu ? ' (GPU)' : ''}\n`);
   let outcome: CompareMethodsResult;

@@ -44,7 +44,7 @@ export function createProgram(io: CliIo, registry: MethodRegistry): Command {
     .option('--labels <labels>', 'the allowed labels in id order (with --data; default: those in the file)', (v) => parseNameList('--labels', v))
     .option('--memory-batch-sizes <sizes>', `batch sizes of the memory sweep (default ${DEFAULT_PRESET.memoryBatchSizes.join(',')})`, (v) => parseIntegerList('--memory-batch-sizes', v))
     .option('--full-data', 'use every example of the task instead of an even subset')
-    .option('--out <dir>', 'report folder (default bench-report/<task>-<time>)')
+    .option('--out <dir>', 'report folder (default peftjs-report/<task>-<time>)')
     .option('--smoke', 'a quick run: tiny model, few steps, one seed, small subset', false)
     .option('--json', 'print the results as JSON instead of the table (no progress output)', false)
     .action(async (options: CompareCommandOptions) => {

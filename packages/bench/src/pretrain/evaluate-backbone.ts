@@ -31,7 +31,10 @@ export interface BackboneEvaluation {
  * masks it with the card's evaluation seed, and measures the model's MLM accuracy and the unigram
  * baseline's. Loads the checkpoint with `loadHfBert`, so it also proves the files load.
  */
-export async function evaluateBackbone(directory: string, options: { backend?: BackendPreference } = {}): Promise<BackboneEvaluation> {
+export async function evaluateBackbone(
+  directory: string,
+  options: { backend?: BackendPreference; /** Documents to use instead of the installed corpora (tests). */ documents?: PretrainingCorpusOptions['documents']; tasks?: PretrainingCorpusOptions['tasks'] } = {},
+): Promise<BackboneEvaluation> {
   const backend = await initBackend(options.backend !== undefined ? { prefer: options.backend } : {});
   const card = (await readJsonFile(join(directory, 'model-card.json'))) as BackboneModelCard;
   const changedFiles: string[] = [];
@@ -46,6 +49,8 @@ export async function evaluateBackbone(directory: string, options: { backend?: B
     evaluationFraction: card.data.corpus.evaluationFraction,
     seed: card.data.corpus.seed,
     ...(card.data.corpus.maxDocumentsPerSource !== undefined ? { maxDocumentsPerSource: card.data.corpus.maxDocumentsPerSource } : {}),
+    ...(options.documents !== undefined ? { documents: options.documents } : {}),
+    ...(options.tasks !== undefined ? { tasks: options.tasks } : {}),
   };
   const data = prepareMlmData(buildPretrainingCorpus(corpusOptions), tokenizer, {
     sequenceLength: card.training.sequenceLength,

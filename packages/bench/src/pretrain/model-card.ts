@@ -58,7 +58,17 @@ export interface BackboneModelCard {
     accuracyOverUnigram: number;
   };
   backend: { name: string; kernelsPatched: string[] };
-  wallTime: { totalSeconds: number; trainSeconds: number; msPerStep: number; stepsThisRun: number };
+  wallTime: {
+    totalSeconds: number;
+    trainSeconds: number;
+    /** Wall-clock ms per step after the first (evaluations included). */
+    msPerStep: number;
+    /** CPU ms per step of this process: the step time on an otherwise idle core, whatever else ran. */
+    cpuMsPerStep: number;
+    /** 1-minute load average at the end (above the core count, wall times are inflated by other processes). */
+    loadAverage: number;
+    stepsThisRun: number;
+  };
   environment: { node: string; platform: string; cpus: number; cpuModel: string };
   reproduce: string;
 }
@@ -155,7 +165,7 @@ export function renderModelCard(card: BackboneModelCard): string {
       (t.resumedFrom !== undefined ? ` Resumed from a checkpoint.` : ''),
     '',
     `Backend: ${card.backend.name} (kernels patched: ${card.backend.kernelsPatched.join(', ') || 'none'}), on ${card.environment.cpus} × ${card.environment.cpuModel}, Node ${card.environment.node}. ` +
-      `Wall time ${(card.wallTime.totalSeconds / 60).toFixed(1)} min (training ${(card.wallTime.trainSeconds / 60).toFixed(1)} min, ${Math.round(card.wallTime.msPerStep)} ms/step).`,
+      `Wall time ${(card.wallTime.totalSeconds / 60).toFixed(1)} min (training ${(card.wallTime.trainSeconds / 60).toFixed(1)} min, ${Math.round(card.wallTime.msPerStep)} ms/step wall, ${Math.round(card.wallTime.cpuMsPerStep)} ms/step CPU; load average ${card.wallTime.loadAverage}).`,
     '',
     '![loss curve](loss-curve.svg)',
     '',

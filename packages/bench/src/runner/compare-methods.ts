@@ -72,6 +72,16 @@ export async function compareMethods(options: CompareMethodsOptions): Promise<Co
   probe.dispose();
 
   const learningRates: LearningRates = { ...prepared.backbone.learningRates, ...options.learningRates };
+  // An untimed warm-up run, so the first measured run does not pay for the first compilation of kernels and code paths.
+  emit({ type: 'prepare', message: 'warming up' });
+  const warmupModel = await prepared.backbone.createModel({ task: prepared.modelTask, numLabels: prepared.numLabels, seed: seeds[0] ?? 1 });
+  await runMethod(warmupModel, runs[0]!, { train: prepared.examples.train, test: prepared.examples.test.slice(0, 2 * options.batchSize) }, {
+    steps: 2,
+    batchSize: options.batchSize,
+    learningRate: learningRateOf(runs[0]!, learningRates),
+    seed: seeds[0] ?? 1,
+    inferenceBatches: 2,
+  });
   const benchRuns: BenchRun[] = [];
   const total = runs.length * seeds.length;
   for (const seed of seeds) {

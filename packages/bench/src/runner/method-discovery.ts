@@ -13,8 +13,8 @@ export interface MethodFamilyLoad {
 
 /**
  * Imports the `register` entry of every installed family package, so their methods join core's
- * default registry. A package that is not installed is skipped: adding a family adds rows to the
- * bench without editing it.
+ * default registry. A package that is not installed is skipped (one that is installed but fails to
+ * load throws): adding a family adds rows to the bench without editing it.
  */
 export async function loadInstalledMethodFamilies(packages: readonly string[] = METHOD_FAMILY_PACKAGES): Promise<MethodFamilyLoad> {
   const result: MethodFamilyLoad = { loaded: [], skipped: [] };
@@ -24,11 +24,19 @@ export async function loadInstalledMethodFamilies(packages: readonly string[] = 
       await import(/* @vite-ignore */ specifier);
       result.loaded.push(packageName);
     } catch (error) {
+      if (!isNotInstalled(error, packageName)) throw error;
       result.skipped.push({ packageName, reason: (error as Error).message.split('\n')[0] ?? String(error) });
     }
   }
   await import('../register');
   return result;
+}
+
+/** Only a package that cannot be found (or has no `register` entry) is skipped; one that fails while loading is a real error. */
+function isNotInstalled(error: unknown, packageName: string): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') return true;
+  return typeof message === 'string' && message.includes(packageName) && /cannot find|failed to (load|resolve)|not found|missing ".*" specifier/i.test(message);
 }
 
 /** One row of `peftjs methods`. */

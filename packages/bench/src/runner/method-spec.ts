@@ -1,4 +1,4 @@
-import { BUILTIN_METHOD_PACKAGES, PeftError, defaultRegistry, type MethodConfig, type MethodKind, type MethodRegistry } from '@peftjs/core';
+import { BUILTIN_METHOD_PACKAGES, PeftError, defaultRegistry, type MethodConfig, type MethodKind, type MethodRegistry, type PeftMethod } from '@peftjs/core';
 import { FULL_FINE_TUNING } from '../report/results';
 
 /**
@@ -54,7 +54,25 @@ function resolveMethodName(name: string, registry: MethodRegistry, field: string
       allowed: registered,
     });
   }
-  return { name, configs: [registry.get(name)()] };
+  const method = registry.get(name);
+  return { name, configs: [method(benchDefaultConfig(method))] };
+}
+
+/** Trains the task head beside the method, as HF PEFT adds the classifier to `modules_to_save` for classification. */
+const TRAIN_HEAD = { modulesToSave: { roles: ['head'] } } as const;
+
+/**
+ * A bare method name runs with its default config, plus the task head trained in full when the
+ * method has a `modulesToSave` option (a fresh head that stays frozen at its random init cannot
+ * learn the task). Methods that train the head themselves (BitFit) take no such option.
+ */
+export function benchDefaultConfig(method: PeftMethod<any>): Record<string, unknown> | undefined {
+  try {
+    method.parseConfig(TRAIN_HEAD);
+    return { ...TRAIN_HEAD };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The kind that picks a run's learning rate. */

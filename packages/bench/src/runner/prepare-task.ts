@@ -1,3 +1,4 @@
+import { invalidArgument } from '@peftjs/core';
 import type { BenchTask } from '../tasks/task';
 import type { BackboneProvider, PreparedBackbone } from './backbone';
 import { modelTaskOf, tokenizeTask, type TokenizedTask } from './tokenize-task';
@@ -12,7 +13,11 @@ export interface PreparedTask {
   numLabels: number;
 }
 
+/** Prepares the backbone for the task and tokenizes its splits; a task without train or test examples is an error. */
 export async function prepareTask(task: BenchTask, provider: BackboneProvider): Promise<PreparedTask> {
+  if (task.train.length === 0 || task.test.length === 0) {
+    invalidArgument(`task "${task.name}"`, { train: task.train.length, validation: task.validation.length, test: task.test.length }, 'at least one train and one test example (the split is 80/10/10 by document: give more rows)');
+  }
   const backbone = await provider.prepare(task);
   const modelTask = modelTaskOf(task);
   return {

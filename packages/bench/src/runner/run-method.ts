@@ -29,7 +29,7 @@ export interface RunSettings {
   batchSize: number;
   learningRate: number;
   seed: number;
-  /** Test batches timed for inference throughput (the first is warm-up). Default 8. */
+  /** Test batches timed for inference throughput (the first is warm-up). Default 16. */
   inferenceBatches?: number;
   /** Called after every optimizer step. */
   onStep?: (step: number, totalSteps: number, loss: number) => void;
@@ -82,7 +82,7 @@ export async function runMethod(model: BertModel, method: MethodRunSpec, data: R
       train(target, { data: batches, maxSteps: settings.steps, learningRate: settings.learningRate, seed: settings.seed, warmupRatio: 0.06, onEvent }),
     );
     const score = scoreOn(target, data.test, settings.batchSize);
-    const inferenceTokensPerSecond = inferenceThroughput(model, data.test, settings.batchSize, settings.inferenceBatches ?? 8);
+    const inferenceTokensPerSecond = inferenceThroughput(model, data.test, settings.batchSize, settings.inferenceBatches ?? 16);
     const report = tuned?.report();
     const changedParameters = report ? (report.changed ?? null) : model.parameters().reduce((count, parameter) => count + snapshot!.changedEntries(parameter), 0);
     const adapterBytes = report ? report.adapterBytes : safetensorsFileBytes(namedTensors(model.namedParameters()));

@@ -1,5 +1,5 @@
 // Fixtures for the runner and CLI tests (not exported from the package).
-import { createRegistry, definePeftMethod, tf, z, type MethodRegistry, type Parameter } from '@peftjs/core';
+import { createRegistry, definePeftMethod, z, type MethodRegistry, type Parameter, type tf } from '@peftjs/core';
 import type { TextTask } from '../tasks/task';
 import { BenchTokenizer } from '../tokenizer/bench-tokenizer';
 import { trainWordPiece } from '../tokenizer/wordpiece-trainer';

@@ -4,6 +4,18 @@ import { targetSelectorSchema, z } from '@peftjs/core';
 export const LORA_INITS = ['kaiming-uniform', 'gaussian'] as const;
 export type LoraInit = (typeof LORA_INITS)[number];
 
+function compiles(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A pattern key: read as a regular expression, so it must compile. */
+const patternKey = z.string().min(1).refine(compiles, 'must be a valid regular expression');
+
 /** Default targets: the query and value projections, as in Hu et al. 2022, §7.1. */
 export const LORA_DEFAULT_ROLES = ['attention.query', 'attention.value'] as const;
 
@@ -18,7 +30,7 @@ export const loraConfigSchema = z.strictObject({
   alpha: z.number().positive().default(8),
   /** Dropout on the input of the low-rank path, active in training mode only. HF's `lora_dropout`. */
   dropout: z.number().min(0).lt(1).default(0),
-  /** Which Linear modules get an update (roles, path globs, layers, excludes). Default: query and value. */
+  /** Which Linear (or Embedding, e.g. role `embedding.token`) modules get an update (roles, path globs, layers, excludes). Default: query and value. */
   targets: targetSelectorSchema.default({ roles: [...LORA_DEFAULT_ROLES] }),
   /**
    * HF PEFT's `target_modules`, matched against the model's HF module names (`model.hfModuleName`):
@@ -26,7 +38,7 @@ export const loraConfigSchema = z.strictObject({
    * or one regular expression matching a whole name. When set it replaces `targets`; loading an HF
    * adapter sets it.
    */
-  hfTargetModules: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  hfTargetModules: z.union([patternKey, z.array(z.string().min(1)).min(1)]).optional(),
   /**
    * Linears trained in full beside LoRA, each as a trainable copy (HF PEFT's `modules_to_save`),
    * typically the task head: `{ roles: ['head'] }`. HF PEFT adds the head for SEQ_CLS on its own;
@@ -37,6 +49,11 @@ export const loraConfigSchema = z.strictObject({
   hfModulesToSave: z.array(z.string().min(1)).optional(),
   /** Scale by α/√r instead of α/r (Kalajdzievski, "A Rank Stabilization Scaling Factor for Fine-Tuning with LoRA", 2023). */
   useRslora: z.boolean().default(false),
+  /**
+   * DoRA (Liu et al., "DoRA: Weight-Decomposed Low-Rank Adaptation", 2024): learn a magnitude per
+   * output channel besides the low-rank direction update. HF's `use_dora`. Linear targets only.
+   */
+  useDora: z.boolean().default(false),
   /** A's init: `kaiming-uniform` (HF PEFT's default, bound 1/√in) or `gaussian` (std 1/r, HF's `init_lora_weights="gaussian"`). */
   init: z.enum(LORA_INITS).default('kaiming-uniform'),
   /**
@@ -45,9 +62,9 @@ export const loraConfigSchema = z.strictObject({
    * as a regular expression (`layers.0.attention.query`, `layers\\.[01]\\..*query`); a key starting
    * with `^` must match the whole name. The first matching key wins.
    */
-  rankPattern: z.record(z.string().min(1), z.number().int().min(1)).default({}),
+  rankPattern: z.record(patternKey, z.number().int().min(1)).default({}),
   /** Per-target α values, keyed like `rankPattern`. */
-  alphaPattern: z.record(z.string().min(1), z.number().positive()).default({}),
+  alphaPattern: z.record(patternKey, z.number().positive()).default({}),
 });
 
 export type LoraConfigInput = z.input<typeof loraConfigSchema>;

@@ -1,4 +1,4 @@
-import { createGpt, createRegistry, loadPeft, loadSafetensors, peft, saveSafetensors, setGlobalSeed, tf, type Linear } from '@peftjs/core';
+import { createGpt, createRegistry, loadPeft, loadSafetensors, peft, saveSafetensors, setGlobalSeed, tf, type Embedding, type Linear } from '@peftjs/core';
 import { conformanceBatch, createConformanceBert, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -180,6 +180,61 @@ describe('LoRA in HF PEFT format', () => {
     [reference, base, plain].forEach((model) => model.dispose());
   });
 
+  it('loads an HF PEFT DoRA adapter (lora_magnitude_vector [out]): outputs equal m ⊙ V/‖V‖_c by hand', async () => {
+    const dir = await tempDir();
+    const magnitudes = BERT_ENTRIES.map((_, n) => Array.from({ length: 16 }, (_, j) => 0.5 + 0.05 * ((j + 3 * n) % 7)));
+    const extra = Object.fromEntries(BERT_ENTRIES.map((entry, n) => [`base_model.model.${entry.hfName}.lora_magnitude_vector`, tf.tensor1d(magnitudes[n]!)]));
+    const known = await writeHfFixture(dir, { ...HF_BERT_CONFIG, use_dora: true }, BERT_ENTRIES, extra);
+    const reference = createConformanceBert();
+    reference.eval();
+    known.forEach((entry, n) => {
+      const linear = reference.getModule<Linear>(entry.path);
+      addUpdateByHand(linear, entry.a, entry.b, 2);
+      const v = linear.weight.value.arraySync() as number[][];
+      const norms = v[0]!.map((_, j) => Math.sqrt(v.reduce((sum, row) => sum + row[j]! ** 2, 0)));
+      linear.weight.assign(tf.tensor2d(v.map((row) => row.map((value, j) => (magnitudes[n]![j]! * value) / norms[j]!))));
+    });
+    const loaded = await loadPeft(createConformanceBert(), dir, { registry });
+    loaded.model.eval();
+    const batch = conformanceBatch(reference);
+    expectClose(logits(loaded, batch), logits(reference, batch));
+    const exported = loaded.appliedMethods()[0]!.exportHf!();
+    expect(exported.config.use_dora).toBe(true);
+    expect(exported.tensors['base_model.model.bert.encoder.layer.1.attention.self.value.lora_magnitude_vector']!.shape).toEqual([16]);
+    tf.dispose(Object.values(exported.tensors));
+    disposeBatch(batch);
+    reference.dispose();
+    loaded.model.dispose();
+  });
+
+  it('loads HF PEFT embedding LoRA (lora_embedding_A [r, vocab], lora_embedding_B [dim, r], no .weight) and round-trips it', async () => {
+    const dir = await tempDir();
+    // HF's lora.Embedding keeps A and B as ParameterDicts, so their keys end in the adapter name, which saving drops.
+    const a = knownA(2, 50, 7);
+    const b = knownB(16, 2, 7);
+    const extra = { 'base_model.model.bert.embeddings.word_embeddings.lora_embedding_A': tf.tensor2d(a), 'base_model.model.bert.embeddings.word_embeddings.lora_embedding_B': tf.tensor2d(b) };
+    const known = await writeHfFixture(dir, { ...HF_BERT_CONFIG, target_modules: ['query', 'value', 'word_embeddings'] }, BERT_ENTRIES, extra);
+    const reference = createConformanceBert();
+    reference.eval();
+    for (const entry of known) addUpdateByHand(reference.getModule<Linear>(entry.path), entry.a, entry.b, 2);
+    const table = reference.getModule<Embedding>('embeddings.word');
+    const e = table.weight.value.arraySync() as number[][];
+    table.weight.assign(tf.tensor2d(e.map((row, v) => row.map((value, j) => value + 2 * b[j]!.reduce((sum, bjk, k) => sum + bjk * a[k]![v]!, 0)))));
+    const loaded = await loadPeft(createConformanceBert(), dir, { registry });
+    loaded.model.eval();
+    const batch = conformanceBatch(reference);
+    expectClose(logits(loaded, batch), logits(reference, batch));
+    const again = await tempDir();
+    await loaded.save(again, { format: 'hf' });
+    const config = JSON.parse(await readFile(join(again, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config.target_modules).toEqual(['query', 'value', 'word_embeddings']);
+    const reloaded = await loadPeft(createConformanceBert(), again, { registry });
+    reloaded.model.eval();
+    expectClose(logits(reloaded, batch), logits(reference, batch));
+    disposeBatch(batch);
+    [reference, loaded.model, reloaded.model].forEach((model) => model.dispose());
+  });
+
   it('rejects HF files with unknown, missing or mis-shaped tensors, or settings it cannot reproduce', async () => {
     const cases: Array<{ config?: Record<string, unknown>; entries?: FixtureEntry[]; extra?: () => Record<string, tf.Tensor>; code: string }> = [
       { extra: () => ({ 'base_model.model.classifier.weight': tf.zeros([3, 16]) }), code: 'checkpoint-mismatch' },
@@ -187,7 +242,8 @@ describe('LoRA in HF PEFT format', () => {
       { entries: BERT_ENTRIES.map((entry, i) => (i === 0 ? { ...entry, r: 3 } : entry)), code: 'checkpoint-mismatch' },
       // modules_to_save without its tensors.
       { config: { ...HF_BERT_CONFIG, modules_to_save: ['classifier', 'score'] }, code: 'checkpoint-mismatch' },
-      { config: { ...HF_BERT_CONFIG, use_dora: true }, code: 'not-implemented' },
+      // use_dora without the magnitude vectors.
+      { config: { ...HF_BERT_CONFIG, use_dora: true }, code: 'checkpoint-mismatch' },
       { config: { ...HF_BERT_CONFIG, init_lora_weights: 'pissa' }, code: 'not-implemented' },
     ];
     for (const testCase of cases) {

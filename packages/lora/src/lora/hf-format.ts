@@ -1,16 +1,30 @@
 import { GptModel, PeftError, tf, type HfAdapterFiles, type HfAdapterFormat, type Module, type Parameter, type TaskType } from '@peftjs/core';
 import type { loraConfigSchema} from './config';
 import { type LoraConfig, type LoraConfigInput } from './config';
+import type { LoraEmbedding } from './embedding-layer';
 import type { LoraLinear } from './layer';
 import type { TrainableCopyLinear } from './trainable-copy-linear';
 
 /** HF PEFT prefixes every adapter key with the PeftModel's `base_model` (LoraModel) and its `model`. */
 export const HF_LORA_KEY_PREFIX = 'base_model.model.';
 
-/** One wrapped module: our path, its HF module name, the layer. */
+/** One wrapped module: our path and its LoRA wrapper. */
 export interface LoraTarget {
   path: string;
-  layer: LoraLinear;
+  layer: LoraLinear | LoraEmbedding;
+}
+
+/**
+ * HF's tensor names for a wrapper: `lora_A.weight`/`lora_B.weight` for linears (nn.Linear modules),
+ * `lora_embedding_A`/`lora_embedding_B` for embeddings (plain parameters, so no `.weight`).
+ */
+function hfLoraKeys(prefix: string, layer: LoraLinear | LoraEmbedding): { a: string; b: string } {
+  return 'count' in layer ? { a: `${prefix}.lora_embedding_A`, b: `${prefix}.lora_embedding_B` } : { a: `${prefix}.lora_A.weight`, b: `${prefix}.lora_B.weight` };
+}
+
+/** [in, out] of a wrapper: (vocab, dim) for embeddings. */
+function featureSizes(layer: LoraLinear | LoraEmbedding): [number, number] {
+  return 'count' in layer ? [layer.count, layer.dim] : [layer.inFeatures, layer.outFeatures];
 }
 
 /** A Linear trained in full (HF's modules_to_save): our path and its wrapper. */
@@ -77,6 +91,8 @@ export const HF_ALL_LINEAR = 'all-linear';
  * `nn.Linear(in, r)` and lora_B an `nn.Linear(r, out)` whose weights are [out_features,
  * in_features], also for GPT-2's Conv1D (its in/out come from the [in, out] weight), and
  * `get_peft_model_state_dict` (utils/save_and_load.py) drops the adapter name (`lora_A.default.weight`).
+ * DoRA's magnitude is `<module>.lora_magnitude_vector` [out]: save_and_load.py also drops the
+ * `.weight` of the DoraLinearLayer that holds it, keeping the older ParameterDict key.
  */
 export function exportLoraHf(model: Module<any, any>, config: LoraConfig, targets: readonly LoraTarget[], copies: readonly CopyTarget[] = []): HfAdapterFiles {
   const named = requireHfNames(model);
@@ -85,8 +101,10 @@ export function exportLoraHf(model: Module<any, any>, config: LoraConfig, target
   const alphaPattern: Record<string, number> = {};
   for (const { path, layer } of targets) {
     const hfName = named.hfModuleName(path);
-    tensors[`${HF_LORA_KEY_PREFIX}${hfName}.lora_A.weight`] = tf.transpose(layer.loraA.value);
-    tensors[`${HF_LORA_KEY_PREFIX}${hfName}.lora_B.weight`] = tf.transpose(layer.loraB.value);
+    const keys = hfLoraKeys(`${HF_LORA_KEY_PREFIX}${hfName}`, layer);
+    tensors[keys.a] = tf.transpose(layer.loraA.value);
+    tensors[keys.b] = tf.transpose(layer.loraB.value);
+    if (layer.loraMagnitude) tensors[`${HF_LORA_KEY_PREFIX}${hfName}.lora_magnitude_vector`] = tf.clone(layer.loraMagnitude.value);
     if (layer.r !== config.r) rankPattern[hfName] = layer.r;
     if (layer.alpha !== config.alpha) alphaPattern[hfName] = layer.alpha;
   }
@@ -114,7 +132,7 @@ export function exportLoraHf(model: Module<any, any>, config: LoraConfig, target
     revision: null,
     target_modules: hfTargetModulesOf(named, targets.map(({ path }) => path)),
     task_type: named.task === undefined ? null : HF_TASK_TYPES[named.task],
-    use_dora: false,
+    use_dora: config.useDora,
     use_rslora: config.useRslora,
   };
   return { config: Object.fromEntries(Object.entries(hfConfig).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), tensors };
@@ -152,8 +170,11 @@ export function loadLoraHf(model: Module<any, any>, targets: readonly LoraTarget
   const expected = new Map<string, { parameter: Parameter; shape: number[]; transposed: boolean }>();
   for (const { path, layer } of targets) {
     const hfName = named.hfModuleName(path);
-    expected.set(`${HF_LORA_KEY_PREFIX}${hfName}.lora_A.weight`, { parameter: layer.loraA, shape: [layer.r, layer.inFeatures], transposed: true });
-    expected.set(`${HF_LORA_KEY_PREFIX}${hfName}.lora_B.weight`, { parameter: layer.loraB, shape: [layer.outFeatures, layer.r], transposed: true });
+    const keys = hfLoraKeys(`${HF_LORA_KEY_PREFIX}${hfName}`, layer);
+    const [inFeatures, outFeatures] = featureSizes(layer);
+    expected.set(keys.a, { parameter: layer.loraA, shape: [layer.r, inFeatures], transposed: true });
+    expected.set(keys.b, { parameter: layer.loraB, shape: [outFeatures, layer.r], transposed: true });
+    if (layer.loraMagnitude) expected.set(`${HF_LORA_KEY_PREFIX}${hfName}.lora_magnitude_vector`, { parameter: layer.loraMagnitude, shape: [outFeatures], transposed: false });
   }
   for (const { path, layer } of copies) {
     for (const [name, parameter] of layer.ownNamedParameters()) {
@@ -190,7 +211,6 @@ export function loraConfigFromHf(hf: Record<string, unknown>): LoraConfigInput {
   };
   if (hf.peft_type !== 'LORA') reject('peft_type', 'LORA');
   if (hf.bias !== undefined && hf.bias !== 'none') reject('bias', 'none');
-  if (hf.use_dora === true) reject('use_dora', 'false');
   const modulesToSave = hf.modules_to_save;
   if (!isEmpty(modulesToSave) && !(Array.isArray(modulesToSave) && modulesToSave.every((name) => typeof name === 'string'))) reject('modules_to_save', 'null or a list of module names');
   if (!isEmpty(hf.layers_to_transform)) reject('layers_to_transform', 'null');
@@ -202,6 +222,7 @@ export function loraConfigFromHf(hf: Record<string, unknown>): LoraConfigInput {
     ...(hf.lora_alpha !== undefined ? { alpha: hf.lora_alpha } : {}),
     ...(hf.lora_dropout !== undefined ? { dropout: hf.lora_dropout } : {}),
     ...(hf.use_rslora !== undefined ? { useRslora: hf.use_rslora } : {}),
+    ...(hf.use_dora !== undefined ? { useDora: hf.use_dora } : {}),
     ...(init === 'gaussian' ? { init: 'gaussian' } : {}),
     ...(isRecord(hf.rank_pattern) ? { rankPattern: hf.rank_pattern } : {}),
     ...(isRecord(hf.alpha_pattern) ? { alphaPattern: hf.alpha_pattern } : {}),

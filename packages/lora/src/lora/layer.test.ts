@@ -164,3 +164,115 @@ describe('LoraLinear', () => {
     tf.dispose(x);
   });
 });
+
+/** DoRA's Eq. 5 in float64: y = x·(m ⊙ V/‖V‖_c) + b with V = W + s·Aᵀ·Bᵀ; `norm` fixed when given (the detached norm). */
+function doraReference(
+  x: number[][],
+  w: number[][],
+  b: number[],
+  aT: number[][],
+  bT: number[][],
+  m: number[],
+  s: number,
+  norm?: number[],
+): { y: number[][]; norm: number[] } {
+  const v = w.map((row, i) => row.map((value, j) => value + s * aT[i]!.reduce((sum, a, k) => sum + a * bT[k]![j]!, 0)));
+  const n = norm ?? m.map((_, j) => Math.sqrt(v.reduce((sum, row) => sum + row[j]! ** 2, 0)));
+  const y = x.map((row) => m.map((mj, j) => (mj / n[j]!) * row.reduce((sum, xi, i) => sum + xi * v[i]![j]!, 0) + b[j]!));
+  return { y, norm: n };
+}
+
+describe('LoraLinear with DoRA', () => {
+  function makeDora(): LoraLinear {
+    setGlobalSeed(21);
+    const base = new Linear(IN, OUT, { role: 'attention.value' });
+    base.bias!.assign(tf.tensor1d([0.1, -0.2, 0.3, 0.05]));
+    return new LoraLinear(base, { r: R, alpha: 6, useDora: true });
+  }
+
+  function moveAwayFromInit(layer: LoraLinear): void {
+    layer.loraB.assign(tf.randomNormal([R, OUT], 0, 0.5, 'float32', 4));
+    layer.loraMagnitude!.assign(tf.tensor1d([0.7, 1.3, 0.9, 1.6]));
+  }
+
+  const parts = (layer: LoraLinear) => ({
+    w: matrix(layer.base.parameter('weight').value),
+    b: vector(layer.base.parameter('bias').value),
+    aT: matrix(layer.loraA.value),
+    bT: matrix(layer.loraB.value),
+    m: vector(layer.loraMagnitude!.value),
+  });
+
+  it('starts with m = ‖W0‖_c (norm over the input dim per output channel) and leaves the output unchanged', () => {
+    const layer = makeDora();
+    const { w, m } = parts(layer);
+    m.forEach((value, j) => expect(value).toBeCloseTo(Math.sqrt(w.reduce((sum, row) => sum + row[j]! ** 2, 0)), 6));
+    const x = tf.randomNormal([3, IN], 0, 1, 'float32', 1);
+    layer.forward(x).dataSync().forEach((value, i) => expect(value).toBeCloseTo(layer.base.forward(x).dataSync()[i]!, 5));
+    tf.dispose(x);
+  });
+
+  it('computes m ⊙ (W0 + s·ΔW)/‖W0 + s·ΔW‖_c (Eq. 5)', () => {
+    const layer = makeDora();
+    moveAwayFromInit(layer);
+    const x = tf.randomNormal([3, IN], 0, 1, 'float32', 2);
+    const { w, b, aT, bT, m } = parts(layer);
+    const expected = doraReference(matrix(x), w, b, aT, bT, m, 2).y;
+    matrix(layer.forward(x)).forEach((row, n) => row.forEach((value, j) => expect(value).toBeCloseTo(expected[n]![j]!, 5)));
+    tf.dispose(x);
+  });
+
+  it('has gradients w.r.t. A, B and m that match finite differences with the norm held constant (§4.3)', () => {
+    const layer = makeDora();
+    moveAwayFromInit(layer);
+    layer.loraA.assign(tf.randomNormal([IN, R], 0, 0.5, 'float32', 5));
+    const x = tf.randomNormal([3, IN], 0, 1, 'float32', 6);
+    const weights = tf.randomNormal([3, OUT], 0, 1, 'float32', 7);
+    const { grads } = tf.variableGrads(() => tf.tidy(() => tf.sum(tf.mul(layer.forward(x), weights)) as tf.Scalar), [layer.loraA.variable, layer.loraB.variable, layer.loraMagnitude!.variable]);
+    const start = parts(layer);
+    const xs = matrix(x);
+    const ws = matrix(weights);
+    const { norm } = doraReference(xs, start.w, start.b, start.aT, start.bT, start.m, 2);
+    const loss = (p: typeof start) => doraReference(xs, p.w, p.b, p.aT, p.bT, p.m, 2, norm).y.reduce((sum, row, n) => sum + row.reduce((acc, v, j) => acc + v * ws[n]![j]!, 0), 0);
+    const eps = 1e-4;
+    const check = (name: 'aT' | 'bT' | 'm', analytic: ArrayLike<number>) => {
+      const flat = (start[name] as Array<number | number[]>).flat() as number[];
+      flat.forEach((_, index) => {
+        const shifted = (delta: number) => {
+          const copy = flat.slice();
+          copy[index]! += delta;
+          const rows = name === 'm' ? copy : (start[name] as number[][]).map((row, i) => copy.slice(i * row.length, (i + 1) * row.length));
+          return loss({ ...start, [name]: rows });
+        };
+        const numeric = (shifted(eps) - shifted(-eps)) / (2 * eps);
+        expect(Math.abs(numeric - analytic[index]!)).toBeLessThan(1e-3 * Math.max(1, Math.abs(numeric)));
+      });
+    };
+    check('aT', grads[layer.loraA.variable.name]!.dataSync());
+    check('bT', grads[layer.loraB.variable.name]!.dataSync());
+    check('m', grads[layer.loraMagnitude!.variable.name]!.dataSync());
+    tf.dispose([x, weights, ...Object.values(grads)]);
+  });
+
+  it('merges to 1e-5 and unmerges back to W0', () => {
+    const layer = makeDora();
+    moveAwayFromInit(layer);
+    const x = tf.randomNormal([4, IN], 0, 1, 'float32', 8);
+    const before = layer.base.parameter('weight').value.dataSync().slice();
+    const unmerged = layer.forward(x).dataSync();
+    layer.merge();
+    layer.forward(x).dataSync().forEach((value, i) => expect(Math.abs(value - unmerged[i]!)).toBeLessThan(1e-5));
+    layer.unmerge();
+    layer.base.parameter('weight').value.dataSync().forEach((value, i) => expect(Math.abs(value - before[i]!)).toBeLessThan(1e-5));
+    layer.forward(x).dataSync().forEach((value, i) => expect(Math.abs(value - unmerged[i]!)).toBeLessThan(1e-5));
+    tf.dispose(x);
+  });
+
+  it('refuses to merge a zero magnitude (unmerge could not undo it) and to wrap a non-Linear', () => {
+    const layer = makeDora();
+    layer.loraMagnitude!.assign(tf.tensor1d([0, 1, 1, 1]));
+    expect(() => layer.merge()).toThrowError(expect.objectContaining({ code: 'merge-not-finite' }));
+    expect(layer.merged).toBe(false);
+    expect(() => new LoraLinear(makeLayer(), { r: 1, alpha: 1, useDora: true })).toThrowError(expect.objectContaining({ code: 'not-implemented' }));
+  });
+});

@@ -1,4 +1,4 @@
-import { Dropout, Linear, Module, Parameter, PeftError, globalSeeds, tf } from '@peftjs/core';
+import { Dropout, Linear, Module, Parameter, PeftError, detach, globalSeeds, tf } from '@peftjs/core';
 import { loraScaling, type LoraInit } from './config';
 
 /** A module LoRA can wrap: a Linear, or a wrapper of one that keeps its feature sizes (another LoraLinear). */
@@ -10,6 +10,8 @@ export interface LoraLinearOptions {
   useRslora?: boolean;
   dropout?: number;
   init?: LoraInit;
+  /** Decompose into magnitude and direction (DoRA); the base must be a Linear. */
+  useDora?: boolean;
 }
 
 /**
@@ -18,6 +20,12 @@ export interface LoraLinearOptions {
  * With our [in, out] weight layout the update is computed as x·Aᵀ·Bᵀ, so A is stored transposed,
  * `loraA` [in, r], and B as `loraB` [r, out]: two non-transposed matmuls, the fast path on every
  * backend. HF PEFT's files hold lora_A [r, in] and lora_B [out, r]; hf-format.ts converts.
+ *
+ * With `useDora` it is DoRA (Liu et al., "DoRA: Weight-Decomposed Low-Rank Adaptation", 2024,
+ * §4.1 Eq. 5): W' = m ⊙ (W0 + s·Aᵀ·Bᵀ) / ‖W0 + s·Aᵀ·Bᵀ‖_c, a trainable magnitude `loraMagnitude` [out]
+ * per output channel (initialised to ‖W0‖_c, so the model is unchanged at init) times the direction.
+ * The column norm is taken over the input dimension per output channel and detached (§4.3), as in
+ * HF PEFT's DoraLinearLayer.
  */
 export class LoraLinear extends Module {
   readonly inFeatures: number;
@@ -27,8 +35,11 @@ export class LoraLinear extends Module {
   readonly useRslora: boolean;
   /** The scale s multiplying B·A. */
   readonly scaling: number;
+  readonly useDora: boolean;
   enabled = true;
   private mergedFlag = false;
+  /** DoRA while merged: the factor m/‖W0 + ΔW‖_c the merge multiplied W0 + ΔW by, for unmerge. */
+  private doraFactor: tf.Tensor | undefined;
 
   constructor(base: LinearLike, options: LoraLinearOptions) {
     super();
@@ -40,12 +51,17 @@ export class LoraLinear extends Module {
     this.alpha = options.alpha;
     this.useRslora = options.useRslora ?? false;
     this.scaling = loraScaling(options.alpha, options.r, this.useRslora);
+    this.useDora = options.useDora ?? false;
+    if (this.useDora && !(base instanceof Linear)) {
+      throw new PeftError('not-implemented', `DoRA needs the frozen weight of a Linear; the target is a ${base.constructor.name}.`, { field: 'useDora', value: base.constructor.name, allowed: ['Linear'] });
+    }
     this.registerModule('base', base);
     this.registerModule('dropout', new Dropout(options.dropout ?? 0));
     // Follow the wrapped module's mode, so wrapping a model in eval mode keeps LoRA dropout off.
     this.train(base.training);
     this.registerParameter('loraA', new Parameter(initialA(this.inFeatures, this.r, options.init ?? 'kaiming-uniform'), { kind: 'lora_A' }));
     this.registerParameter('loraB', new Parameter(tf.zeros([this.r, this.outFeatures]), { kind: 'lora_B' }));
+    if (this.useDora) this.registerParameter('loraMagnitude', new Parameter(columnNorm((base as Linear).weight.value), { kind: 'lora_magnitude' }));
   }
 
   get base(): LinearLike {
@@ -62,6 +78,11 @@ export class LoraLinear extends Module {
     return this.parameter('loraB');
   }
 
+  /** DoRA's magnitude m [out]; undefined for plain LoRA. */
+  get loraMagnitude(): Parameter | undefined {
+    return this.maybeParameter('loraMagnitude');
+  }
+
   get merged(): boolean {
     return this.mergedFlag;
   }
@@ -72,9 +93,24 @@ export class LoraLinear extends Module {
       const y = this.base.forward(x);
       const input = this.child<Dropout>('dropout').forward(x);
       const flat = input.reshape([-1, this.inFeatures]) as tf.Tensor2D;
-      const update = tf.mul(tf.matMul(tf.matMul(flat, this.loraA.value as tf.Tensor2D), this.loraB.value as tf.Tensor2D), this.scaling);
-      return tf.add(y, update.reshape(y.shape));
+      const lowRank: tf.Tensor2D = tf.matMul(tf.matMul(flat, this.loraA.value as tf.Tensor2D), this.loraB.value as tf.Tensor2D);
+      if (!this.useDora) return tf.add(y, tf.mul(lowRank, this.scaling).reshape(y.shape));
+      return tf.add(y, this.doraUpdate(x, input, y, lowRank).reshape(y.shape));
     });
+  }
+
+  /**
+   * y' − y for DoRA, as HF PEFT's DoraLinearLayer computes it: with k = m / ‖W0 + s·ΔW‖_c (detached),
+   * (k − 1)·(x_d·W0) + k·s·lowRank, where x_d is the dropped-out input (x itself without dropout, so
+   * x·W0 is y minus the bias). Without dropout this is k·(x·W0 + s·x·Aᵀ·Bᵀ) + b − y, Eq. 5 applied to x.
+   */
+  private doraUpdate(x: tf.Tensor, input: tf.Tensor, y: tf.Tensor, lowRank: tf.Tensor): tf.Tensor {
+    const base = this.base as Linear;
+    const norm = detach(columnNorm(tf.add(base.weight.value, this.deltaWeight())));
+    const factor = tf.div(this.loraMagnitude!.value, norm);
+    const flatY = y.reshape([-1, this.outFeatures]);
+    const baseResult = input === x ? (base.bias ? tf.sub(flatY, base.bias.value) : flatY) : tf.matMul(input.reshape([-1, this.inFeatures]) as tf.Tensor2D, base.weight.value as tf.Tensor2D);
+    return tf.add(tf.mul(tf.sub(factor, 1), baseResult), tf.mul(tf.mul(factor, this.scaling), lowRank));
   }
 
   /** The update s·Aᵀ·Bᵀ in the base weight's [in, out] layout. Caller owns it. */
@@ -82,25 +118,61 @@ export class LoraLinear extends Module {
     return tf.tidy(() => tf.mul(tf.matMul(this.loraA.value as tf.Tensor2D, this.loraB.value as tf.Tensor2D), this.scaling));
   }
 
-  /** W ← W + s·Aᵀ·Bᵀ on the innermost Linear; checked finite before anything is written. */
+  /**
+   * W ← W + s·Aᵀ·Bᵀ on the innermost Linear (DoRA: W ← k ⊙ (W + s·Aᵀ·Bᵀ), k = m/‖W + s·Aᵀ·Bᵀ‖_c);
+   * checked finite before anything is written.
+   */
   merge(): void {
     if (this.mergedFlag) return;
-    this.addToBase(1, 'merge');
+    if (this.useDora) this.mergeDora();
+    else this.addToBase(1, 'merge');
     this.mergedFlag = true;
   }
 
-  /** W ← W − s·Aᵀ·Bᵀ. */
+  /** W ← W − s·Aᵀ·Bᵀ (DoRA: W ← W / k − s·Aᵀ·Bᵀ with the k of the merge). */
   unmerge(): void {
     if (!this.mergedFlag) return;
-    this.addToBase(-1, 'unmerge');
+    if (this.useDora) this.unmergeDora();
+    else this.addToBase(-1, 'unmerge');
     this.mergedFlag = false;
   }
 
-  /** The Linear whose weight merge writes: the base, through any LoraLinear wrappers (their updates add). */
+  /**
+   * The Linear whose weight merge writes: the base, through plain LoraLinear wrappers (their updates
+   * add). A DoRA layer in between rescales W, so an outer update cannot be folded past it.
+   */
   mergeTarget(): Linear | undefined {
     let current: Module<any, any> = this.base;
-    while (current instanceof LoraLinear) current = current.base;
+    while (current instanceof LoraLinear && !current.useDora) current = current.base;
     return current instanceof Linear ? current : undefined;
+  }
+
+  private mergeDora(): void {
+    const weight = (this.base as Linear).weight;
+    const { next, factor } = tf.tidy(() => {
+      const updated = tf.add(weight.value, this.deltaWeight());
+      const k = tf.div(this.loraMagnitude!.value, columnNorm(updated));
+      return { next: tf.mul(updated, k), factor: k };
+    });
+    const ok = tf.tidy(() => tf.all(tf.isFinite(next)).dataSync()[0] === 1 && tf.all(tf.greater(tf.abs(factor), 1e-12)).dataSync()[0] === 1);
+    if (!ok) {
+      tf.dispose([next, factor]);
+      throw new PeftError('merge-not-finite', 'DoRA merge would write non-finite weights or use a zero magnitude (which unmerge cannot undo); nothing was changed.', {
+        field: 'loraMagnitude',
+        allowed: 'finite weights and non-zero magnitudes',
+      });
+    }
+    weight.assign(next);
+    next.dispose();
+    this.doraFactor = factor;
+  }
+
+  private unmergeDora(): void {
+    const weight = (this.base as Linear).weight;
+    const factor = this.doraFactor!;
+    tf.tidy(() => weight.assign(tf.sub(tf.div(weight.value, factor), this.deltaWeight())));
+    factor.dispose();
+    this.doraFactor = undefined;
   }
 
   private addToBase(sign: 1 | -1, what: string): void {
@@ -124,6 +196,11 @@ export class LoraLinear extends Module {
     target.weight.assign(next);
     next.dispose();
   }
+}
+
+/** ‖W‖_c for W [in, out]: the L2 norm over the input dimension, one per output channel ([out]). */
+export function columnNorm(weight: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => tf.sqrt(tf.sum(tf.square(weight), 0)) as tf.Tensor1D);
 }
 
 /**

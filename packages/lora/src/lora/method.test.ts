@@ -1,6 +1,7 @@
 import { createBert, createGpt, createRegistry, defaultRegistry, peft, setGlobalSeed, tf, type Batch, type Linear } from '@peftjs/core';
 import { conformanceBatch, createConformanceBert, describeConformance, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { LoraEmbedding } from './embedding-layer';
 import { LoraLinear } from './layer';
 import { lora, loraMethod } from './method';
 import { TrainableCopyLinear } from './trainable-copy-linear';
@@ -24,6 +25,7 @@ describeConformance({
     { method: lora, config: { init: 'orthogonal' }, field: 'init' },
     { method: lora, config: { dropout: 1 }, field: 'dropout' },
     { method: lora, config: { rankPattern: { query: 0 } }, field: 'rankPattern' },
+    { method: lora, config: { alphaPattern: { 'query(': 2 } }, field: 'alphaPattern' },
   ],
 });
 
@@ -41,6 +43,26 @@ describeConformance({
 describeConformance({
   name: 'lora with the task head trained in full (modulesToSave)',
   methods: () => [lora({ r: 2, modulesToSave: { roles: ['head'] } })],
+});
+
+describeConformance({
+  name: 'DoRA (lora with useDora) on query and value',
+  methods: () => [lora({ r: 2, alpha: 4, useDora: true })],
+});
+
+describeConformance({
+  name: 'DoRA on GPT-2 fused qkv with rsLoRA',
+  createModel: createConformanceGpt,
+  methods: () => [lora({ r: 2, alpha: 4, useDora: true, useRslora: true, targets: { roles: ['attention.qkv'] } })],
+});
+
+describeConformance({
+  name: 'lora on the token embeddings and all linears',
+  methods: () => [lora({ r: 2, targets: { roles: ['embedding.token', 'all-linear'] } })],
+  // A = 0 at init for embeddings: move it too, so the checks see the embedding update.
+  perturb: (model) => {
+    for (const parameter of model.trainableParameters()) tf.tidy(() => parameter.assign(tf.add(parameter.value, tf.randomNormal(parameter.shape, 0, 0.1, 'float32', 17))));
+  },
 });
 
 describeConformance({
@@ -105,6 +127,45 @@ describe('lora method', () => {
     expect(Math.max(...original.weight.value.dataSync().map(Math.abs))).toBe(0);
     tuned.unmerge();
     expect(Array.from(original.weight.value.dataSync())).toEqual(Array.from(before));
+    model.dispose();
+  });
+
+  it('adds one magnitude per output channel with DoRA', () => {
+    const model = createConformanceBert();
+    const tuned = peft(model, [lora({ r: 8, useDora: true })]);
+    expect(parameterCount(tuned.trainableParameters())).toBe(2 * 2 * (8 * 32 + 16));
+    expect(Object.keys(tuned.appliedMethods()[0]!.state())).toContain('encoder.layers.0.attention.query.loraMagnitude');
+    model.dispose();
+  });
+
+  it('wraps GPT-2 token embeddings while the tied LM head keeps reading the frozen table', () => {
+    const model = createConformanceGpt();
+    model.eval();
+    const batch = conformanceBatch(model);
+    const before = tf.tidy(() => model.forward(batch).logits.dataSync());
+    const tuned = peft(model, [lora({ r: 2, targets: { roles: ['embedding.token'] } })]);
+    const word = tuned.model.getModule<LoraEmbedding>('embeddings.word');
+    expect(word).toBeInstanceOf(LoraEmbedding);
+    expect(parameterCount(tuned.trainableParameters())).toBe(2 * (50 + 16));
+    const after = tf.tidy(() => tuned.forward(batch).logits.dataSync());
+    after.forEach((value, i) => expect(value).toBeCloseTo(before[i]!, 5));
+    disposeBatch(batch);
+    model.dispose();
+  });
+
+  it('rejects DoRA on an embedding target', () => {
+    const model = createConformanceBert();
+    expect(() => peft(model, [lora({ useDora: true, targets: { roles: ['embedding.token'] } })])).toThrowError(expect.objectContaining({ code: 'not-implemented' }));
+    model.dispose();
+  });
+
+  it('leaves the model as it was when a target fails half-way (DoRA over an existing LoRA wrapper)', () => {
+    const model = createConformanceBert();
+    const before = model.namedModules();
+    const methods = [lora({ targets: { paths: ['encoder.layers.1.attention.query'] } }), lora({ useDora: true, targets: { roles: ['all-linear'] } })];
+    // Layer 0's linears are wrapped first; layer 1's query is a LoraLinear, which DoRA cannot decompose.
+    expect(() => peft(model, methods)).toThrowError(expect.objectContaining({ code: 'not-implemented' }));
+    expect(model.namedModules()).toEqual(before);
     model.dispose();
   });
 

@@ -1,6 +1,7 @@
-import { Linear, PeftError, definePeftMethod, resolveTargets, type AppliedMethod, type Module, type Parameter, type tf } from '@peftjs/core';
+import { Embedding, Linear, PeftError, definePeftMethod, resolveTargets, type AppliedMethod, type Module, type Parameter, type tf } from '@peftjs/core';
 import { loraConfigSchema, matchPattern, type LoraConfig } from './config';
 import { exportLoraHf, hfNameOrUndefined, loadLoraHf, loraHfFormat, matchesHfTargetModules, type CopyTarget, type LoraTarget } from './hf-format';
+import { LoraEmbedding } from './embedding-layer';
 import { LoraLinear, type LinearLike } from './layer';
 import { TrainableCopyLinear } from './trainable-copy-linear';
 
@@ -23,25 +24,34 @@ export const loraMethod = definePeftMethod({
   configSchema: loraConfigSchema,
   hf: loraHfFormat,
   apply(model, config): AppliedMethod {
-    const targets: LoraTarget[] = selectTargets(model, config).map(({ path, hfName }) => {
-      const names = hfName === undefined ? [path] : [path, hfName];
-      const r = matchPattern(config.rankPattern, names) ?? config.r;
-      const alpha = matchPattern(config.alphaPattern, names) ?? config.alpha;
-      const layer = model.replaceModule(path, (current) => new LoraLinear(current as LinearLike, { r, alpha, useRslora: config.useRslora, dropout: config.dropout, init: config.init }));
-      return { path, layer };
-    });
-    const copies: CopyTarget[] = selectModulesToSave(model, config).map((path) => ({
-      path,
-      layer: model.replaceModule(path, (current) => new TrainableCopyLinear(current as Linear)),
-    }));
-    const layers = [...targets, ...copies].map(({ layer }) => layer);
-    const keyed = (): Array<[string, Parameter]> => [
-      ...targets.flatMap(({ path, layer }): Array<[string, Parameter]> => [[`${path}.loraA`, layer.loraA], [`${path}.loraB`, layer.loraB]]),
-      ...copies.flatMap(({ path, layer }) => layer.ownNamedParameters().map(([name, parameter]): [string, Parameter] => [`${path}.${name}`, parameter])),
-    ];
+    const selected = selectTargets(model, config);
+    const modulesToSave = selectModulesToSave(model, config);
+    const targets: LoraTarget[] = [];
+    const copies: CopyTarget[] = [];
+    const wrapped = () => [...targets, ...copies];
+    try {
+      for (const { path, hfName } of selected) {
+        const names = hfName === undefined ? [path] : [path, hfName];
+        const options = { r: matchPattern(config.rankPattern, names) ?? config.r, alpha: matchPattern(config.alphaPattern, names) ?? config.alpha, useRslora: config.useRslora };
+        const layer = model.replaceModule(path, (current): LoraLinear | LoraEmbedding => {
+          if (!(current instanceof Embedding)) return new LoraLinear(current as LinearLike, { ...options, dropout: config.dropout, init: config.init, useDora: config.useDora });
+          if (config.useDora) throw new PeftError('not-implemented', `DoRA on embeddings is not implemented (target ${path}).`, { field: 'useDora', value: true, allowed: 'Linear targets with useDora' });
+          return new LoraEmbedding(current, options);
+        });
+        targets.push({ path, layer });
+      }
+      for (const path of modulesToSave) copies.push({ path, layer: model.replaceModule(path, (current) => new TrainableCopyLinear(current as Linear)) });
+    } catch (error) {
+      // Put back what was wrapped before the failure, so a rejected config leaves the model as it was.
+      unwrap(model, wrapped());
+      throw error;
+    }
+    const layers = wrapped().map(({ layer }) => layer);
+    const keyed = (): Array<[string, Parameter]> =>
+      wrapped().flatMap(({ path, layer }) => layer.ownNamedParameters().map(([name, parameter]): [string, Parameter] => [`${path}.${name}`, parameter]));
     return {
       name: 'lora',
-      claims: [...targets, ...copies].map(({ path }) => ({ kind: 'wrap' as const, path })),
+      claims: wrapped().map(({ path }) => ({ kind: 'wrap' as const, path })),
       parameters: () => keyed().map(([, parameter]) => parameter),
       merge: () => layers.forEach((layer) => layer.merge()),
       unmerge: () => [...layers].reverse().forEach((layer) => layer.unmerge()),
@@ -61,13 +71,7 @@ export const loraMethod = definePeftMethod({
         }
         for (const [key, parameter] of expected) parameter.assign(state[key]!);
       },
-      remove() {
-        for (const { path, layer } of [...targets, ...copies].reverse()) {
-          layer.unmerge();
-          model.replaceModule(path, () => layer.base);
-          for (const [, parameter] of layer.ownNamedParameters()) parameter.dispose();
-        }
-      },
+      remove: () => unwrap(model, wrapped()),
       exportHf: () => exportLoraHf(model, config, targets, copies),
       loadHf: (tensors) => loadLoraHf(model, targets, copies, tensors),
     };
@@ -77,18 +81,32 @@ export const loraMethod = definePeftMethod({
 /** `peft(model, [lora({ r: 8 })])` */
 export const lora = loraMethod;
 
+/** Unmerges and replaces each wrapper by the module it holds (last first), disposing the wrapper's parameters. */
+function unwrap(model: Module<any, any>, wrapped: ReadonlyArray<LoraTarget | CopyTarget>): void {
+  for (const { path, layer } of [...wrapped].reverse()) {
+    layer.unmerge();
+    model.replaceModule(path, () => layer.base);
+    for (const [, parameter] of layer.ownNamedParameters()) parameter.dispose();
+  }
+}
+
 function isLinearLike(module: Module<any, any>): module is LinearLike {
   const candidate = module as unknown as Partial<LinearLike>;
   return typeof candidate.inFeatures === 'number' && typeof candidate.outFeatures === 'number' && typeof module.forward === 'function';
 }
 
-/** The modules to wrap: from `hfTargetModules` (HF names) when set, else the `targets` selector; Linear-like only. */
+/** What LoRA can wrap: linears (and wrappers that keep their sizes) and embedding tables. */
+function isTargetable(module: Module<any, any>): boolean {
+  return isLinearLike(module) || module instanceof Embedding;
+}
+
+/** The modules to wrap: from `hfTargetModules` (HF names) when set, else the `targets` selector; linears and embeddings only. */
 function selectTargets(model: Module<any, any>, config: LoraConfig): Array<{ path: string; hfName: string | undefined }> {
   if (config.hfTargetModules !== undefined) {
     const wanted = config.hfTargetModules;
     const found: Array<{ path: string; hfName: string | undefined }> = [];
     for (const [path, module] of model.namedModules()) {
-      if (path === '' || !isLinearLike(module) || found.some((match) => path.startsWith(`${match.path}.`))) continue;
+      if (path === '' || !isTargetable(module) || found.some((match) => path.startsWith(`${match.path}.`))) continue;
       const hfName = hfNameOrUndefined(model, path);
       if (hfName !== undefined && matchesHfTargetModules(wanted, hfName)) found.push({ path, hfName });
     }
@@ -96,17 +114,20 @@ function selectTargets(model: Module<any, any>, config: LoraConfig): Array<{ pat
       throw new PeftError('selector-no-match', `lora: hfTargetModules ${JSON.stringify(wanted)} matched no linear module's HF name.`, {
         field: 'hfTargetModules',
         value: wanted,
-        allowed: model.namedModules().flatMap(([path, module]) => (path !== '' && isLinearLike(module) ? [hfNameOrUndefined(model, path) ?? []].flat() : [])),
+        allowed: model.namedModules().flatMap(([path, module]) => {
+          const hfName = path !== '' && isTargetable(module) ? hfNameOrUndefined(model, path) : undefined;
+          return hfName === undefined ? [] : [hfName];
+        }),
       });
     }
     return found;
   }
-  const matched = resolveTargets(model, config.targets, { kind: 'module' }).filter(({ module }) => isLinearLike(module));
+  const matched = resolveTargets(model, config.targets, { kind: 'module' }).filter(({ module }) => isTargetable(module));
   if (matched.length === 0) {
-    throw new PeftError('selector-no-match', 'lora: the targets matched no Linear module (LoRA wraps linears; use roles such as attention.query or all-linear).', {
+    throw new PeftError('selector-no-match', 'lora: the targets matched no Linear or Embedding module (use roles such as attention.query, all-linear or embedding.token).', {
       field: 'targets',
       value: config.targets,
-      allowed: 'a selector matching Linear modules',
+      allowed: 'a selector matching Linear or Embedding modules',
     });
   }
   return matched.map(({ path }) => ({ path, hfName: hfNameOrUndefined(model, path) }));

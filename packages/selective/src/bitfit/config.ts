@@ -2,7 +2,7 @@ import { z } from '@peftjs/core';
 
 /**
  * The subsets of BitFit (Ben-Zaken, Ravfogel and Goldberg, "BitFit: Simple Parameter-efficient
- * Fine-tuning for Transformer-based Masked Language-models", 2021, §2 and §4) and of the BitFit+
+ * Fine-tuning for Transformer-based Masked Language-models", 2021, §2 and its baselines) and of the BitFit+
  * replication (Weng, Kerrigan and Yang, "BitFit+: Fine-tuning bias and gamma parameters", §3.1
  * items 1, 2, 4, 5 and §3.2 ablations 1, 2, 4). See the package README for the mapping of the
  * papers' names (b_q, b_m2, b_LN1, ...) to module roles.
@@ -25,7 +25,7 @@ export const RANDOM_BITFIT_SUBSETS: readonly BitFitSubset[] = ['random-entries',
 export const bitFitConfigSchema = z
   .strictObject({
     /**
-     * Which entries train. 'all' (default): every bias term, LayerNorm shifts included (BitFit §2);
+     * Which entries train. 'all' (default): every bias term, LayerNorm shifts included;
      * 'query-and-intermediate': b_q and b_m2; 'all-except-query-and-intermediate'; 'random-entries':
      * `budget` bias entries drawn uniformly; 'layernorm': b_LN1 and b_LN2; 'random-weight-entries'
      * and 'random-rows-columns': the papers' non-bias baselines at `budget` weight-matrix entries.
@@ -33,7 +33,7 @@ export const bitFitConfigSchema = z
     subset: z.enum(BITFIT_SUBSETS).default('all'),
     /**
      * Entries the random subsets train. Default: as many as b_q + b_m2 for 'random-entries'
-     * (BitFit+ §3.2 ablation 1), as many as 'all' for the two weight baselines (BitFit §4).
+     * (BitFit+ §3.2 ablation 1), as many as 'all' for the two weight baselines (BitFit+ §3.1 items 4, 5).
      */
     budget: z.number().int().positive().optional(),
     /** Seed of the random subsets. */

@@ -44,3 +44,14 @@ describeConformance({
   name: 'bitfit + ln-tuning gammas (BitFit+ "g_LN1, g_LN2, BitFit")',
   methods: () => [bitfit(), lnTuning({ tensors: 'gamma', norms: ['attention', 'ffn'] })],
 });
+
+describeConformance({ name: 'bitfit all bias terms on GPT-2 (bias-less score head trained in full)', createModel: createConformanceGpt, methods: () => [bitfit()] });
+
+describeConformance({
+  name: 'bitfit all-except-query-and-intermediate on GPT-2 (last two thirds of qkv)',
+  createModel: createConformanceGpt,
+  methods: () => [bitfit({ subset: 'all-except-query-and-intermediate', trainHead: false })],
+  perturb: perturbSelected,
+});
+
+describeConformance({ name: 'bitfit layernorm (b_LN1, b_LN2)', methods: () => [bitfit({ subset: 'layernorm' })] });

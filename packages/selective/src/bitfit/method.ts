@@ -7,7 +7,7 @@ import { resolveBitFitSubset } from './subsets';
 
 /**
  * BitFit: train only the bias terms of a pretrained transformer (Ben-Zaken, Ravfogel and
- * Goldberg, "BitFit", 2021, §2), or one of the subsets BitFit §4 and the BitFit+ replication
+ * Goldberg, "BitFit", 2021, §2), or one of the subsets BitFit and the BitFit+ replication
  * (Weng, Kerrigan and Yang) compare; see `BITFIT_SUBSETS`.
  *
  * BitFit trains the base model's own tensors in place, so merge is a no-op: the tuned model has no

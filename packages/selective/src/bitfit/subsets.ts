@@ -43,8 +43,9 @@ export function countEntries(selections: readonly TensorSelection[]): number {
 }
 
 /**
- * Every bias term outside the head: `bias` parameters and LayerNorm shifts (`beta`). BitFit §2
- * lists b_LN among the bias terms, and its 0.09% of BERT-base counts them.
+ * Every bias term outside the head: `bias` parameters and LayerNorm shifts (`beta`). BitFit+
+ * Figure 2 writes the shifts as bias terms b_LN, and BitFit's 0.09% of BERT-base (BitFit+
+ * Figure 3) counts them: without them it would be 0.076%.
  */
 function biasTerms(model: Module<any, any>): ParameterTarget[] {
   return inModelOrder(model, [...parameters(model, { tensorKinds: ['bias'] }), ...parameters(model, { roles: [...ROLE_GROUPS['norm.*']!], tensorKinds: ['beta'] })]);
@@ -57,7 +58,7 @@ function inModelOrder<T extends { path: string }>(model: Module<any, any>, items
 }
 
 /**
- * b_q and b_m2 (BitFit §4, BitFit+ §3.1 item 2): the query bias and the intermediate FFN bias,
+ * b_q and b_m2 (BitFit+ §3.1 item 2, after BitFit): the query bias and the intermediate FFN bias,
  * whose output goes through GELU (BitFit+ Figure 2: h4 = GELU(W_m2·h3 + b_m2)), i.e. role
  * `ffn.up`. A fused qkv projection (GPT-2's c_attn, [q | k | v]) contributes its first third.
  */
@@ -137,7 +138,7 @@ function sampleEntries(pool: readonly TensorSelection[], budget: number, seed: n
 
 /**
  * Whole rows and columns of the weight matrices, in a seeded random order, each taken while the
- * entries covered stay within `budget` (BitFit §4's "rand row/col" baseline). A row and a column
+ * entries covered stay within `budget` (BitFit's "rand row/col" baseline, BitFit+ §3.1 item 5). A row and a column
  * of one matrix share an entry, counted once. The result has at most `budget` entries and falls
  * short by less than the shortest line that did not fit.
  */
