@@ -5,13 +5,17 @@
  *
  *   pnpm --filter @peftjs/bench pretrain -- --out backbone            the full run (~2 h on 2 cores, wasm)
  *   pnpm --filter @peftjs/bench pretrain -- --out /tmp/quick --quick  a 2-minute sanity run
- *   pnpm --filter @peftjs/bench pretrain -- --steps 20 --hidden 128 --layers 4 --time-only   ms/step of a size
+ *   pnpm --filter @peftjs/bench pretrain -- --out /tmp/t --steps 10 --hidden 192 --eval-every 1000 --no-resume --max-documents 80
+ *                                                                     ms/step of another size (printed as msPerStep / cpuMsPerStep)
  */
 import { parseArgs } from 'node:util';
 import type { BackendPreference } from '@peftjs/core';
 import { DEFAULT_PRETRAIN_SETTINGS, pretrainBackbone, type PretrainOptions } from '../src/pretrain/pretrain';
 
+// `pnpm <script> -- --flag` hands the `--` through; drop it.
+const args = process.argv.slice(2).filter((arg, index) => !(index === 0 && arg === '--'));
 const { values } = parseArgs({
+  args,
   options: {
     out: { type: 'string', default: 'backbone' },
     quick: { type: 'boolean', default: false },
@@ -39,7 +43,7 @@ const { values } = parseArgs({
 const number = (value: string | undefined): number | undefined => (value === undefined ? undefined : Number(value));
 
 /** --quick: a small model on a slice of the corpus, stopped after 2 minutes of training. */
-const QUICK: Partial<PretrainOptions> = { vocabSize: 2000, hiddenSize: 64, numLayers: 2, numHeads: 2, seq: 64, batchSize: 16, steps: 400, learningRate: 1e-3, warmup: 40, evalEvery: 100, evalSequences: 128, maxMinutes: 2 };
+const QUICK: Partial<PretrainOptions> = { vocabSize: 2000, hiddenSize: 64, numLayers: 2, numHeads: 2, seq: 64, batchSize: 16, steps: 1000, learningRate: 2e-3, warmup: 100, evalEvery: 200, evalSequences: 128, maxMinutes: 2 };
 
 const options: PretrainOptions = {
   ...(values.quick ? QUICK : {}),
@@ -62,7 +66,7 @@ const options: PretrainOptions = {
   }),
   keepCheckpoints: values['keep-checkpoints'],
   resume: !values['no-resume'],
-  command: `pnpm --filter @peftjs/bench pretrain -- ${process.argv.slice(2).join(' ')}`.trim(),
+  command: `pnpm --filter @peftjs/bench pretrain -- ${args.join(' ')}`.trim(),
 };
 const maxDocuments = number(values['max-documents']) ?? (values.quick ? 40 : undefined);
 if (maxDocuments !== undefined) options.corpus = { maxDocumentsPerSource: maxDocuments };

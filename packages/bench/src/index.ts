@@ -5,3 +5,4 @@ export * from './report/index';
 export * from './tasks/custom-task';
 export * from './runner/index';
 export * from './cli/index';
+export * from './pretrain/index';

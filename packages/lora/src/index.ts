@@ -4,3 +4,6 @@ export * from './lora/embedding-layer';
 export * from './lora/trainable-copy-linear';
 export * from './lora/hf-format';
 export * from './lora/method';
+export * from './krona/config';
+export * from './krona/layer';
+export * from './krona/method';

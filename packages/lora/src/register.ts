@@ -1,5 +1,7 @@
 import { registerMethod } from '@peftjs/core';
+import { kronaMethod } from './krona/method';
 import { loraMethod } from './lora/method';
 
 /** Registers this family's methods into the default registry of @peftjs/core. */
 registerMethod(loraMethod);
+registerMethod(kronaMethod);

@@ -9,3 +9,7 @@ export * from './ln-tuning/config';
 export * from './ln-tuning/method';
 export * from './layer-selection/config';
 export * from './layer-selection/method';
+export * from './token-sft/config';
+export * from './token-sft/layer-runner';
+export * from './token-sft/mean-pooler';
+export * from './token-sft/method';

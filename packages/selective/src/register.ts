@@ -2,7 +2,9 @@ import { registerMethod } from '@peftjs/core';
 import { bitFitMethod } from './bitfit/method';
 import { layerSelectionMethod } from './layer-selection/method';
 import { lnTuningMethod } from './ln-tuning/method';
+import { tokenSftMethod } from './token-sft/method';
 
 registerMethod(bitFitMethod);
 registerMethod(lnTuningMethod);
 registerMethod(layerSelectionMethod);
+registerMethod(tokenSftMethod);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBenchResults } from '../report/results';
 import { testRegistry } from '../runner/test-support';
 import type { CliIo } from './cli-io';
-import { runCli } from './program';
+import { runCli, withoutForwardingSeparator } from './program';
 
 let dir: string;
 let tsv: string;
@@ -113,5 +113,16 @@ describe('peftjs compare', () => {
     const parsed = JSON.parse(stdout) as { reportDir: string; results: unknown };
     expect(parsed.reportDir).toBe(out);
     expect(parseBenchResults(parsed.results).runs.map((run) => run.method)).toEqual(['full']);
+  });
+});
+
+describe('withoutForwardingSeparator', () => {
+  it('drops the `--` that `pnpm bench -- --smoke` forwards after the command name', () => {
+    expect(withoutForwardingSeparator(['compare', '--', '--smoke'])).toEqual(['compare', '--smoke']);
+    expect(withoutForwardingSeparator(['--', '--smoke'])).toEqual(['--smoke']);
+  });
+
+  it('keeps a `--` that follows options, where it really ends them', () => {
+    expect(withoutForwardingSeparator(['compare', '--seeds', '2', '--', 'x'])).toEqual(['compare', '--seeds', '2', '--', 'x']);
   });
 });

@@ -88,6 +88,16 @@ export function createProgram(io: CliIo, registry: MethodRegistry): Command {
  * success, 1 for a bad input or a failed run (the message names the option, the value and what is
  * allowed), commander's code for usage errors.
  */
+/**
+ * `pnpm bench -- --smoke` forwards a literal `--` before the user's options; commander would read
+ * everything after it as positional arguments. A `--` directly after the command name is dropped.
+ */
+export function withoutForwardingSeparator(argv: readonly string[]): string[] {
+  const separator = argv.indexOf('--');
+  if (separator < 0 || argv.slice(0, separator).some((arg) => arg.startsWith('-'))) return [...argv];
+  return [...argv.slice(0, separator), ...argv.slice(separator + 1)];
+}
+
 export async function runCli(argv: readonly string[], context: CliContext = {}): Promise<number> {
   const io = context.io ?? processIo();
   let registry = context.registry;
@@ -96,7 +106,7 @@ export async function runCli(argv: readonly string[], context: CliContext = {}):
     registry = defaultRegistry;
   }
   try {
-    await createProgram(io, registry).parseAsync([...argv], { from: 'user' });
+    await createProgram(io, registry).parseAsync(withoutForwardingSeparator(argv), { from: 'user' });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;

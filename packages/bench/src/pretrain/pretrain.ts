@@ -38,7 +38,7 @@ export const DEFAULT_PRETRAIN_SETTINGS = {
   seq: 128,
   batchSize: 32,
   steps: 3500,
-  learningRate: 5e-4,
+  learningRate: 1e-3,
   warmup: 200,
   weightDecay: 0.01,
   dropout: 0.1,

@@ -1,0 +1,48 @@
+import { BertModel, measurePeakMemory, peft, setGlobalSeed, tf, type Batch, type TaskModel } from '@peftjs/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tokenSft } from './method';
+import { lossOf, paddedBatch } from './test-support';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  await tf.ready();
+});
+
+function encoder(): BertModel {
+  setGlobalSeed(2);
+  return new BertModel({ vocabSize: 40, hiddenSize: 64, numLayers: 2, numHeads: 4, maxPositions: 64, hiddenDropout: 0, attentionDropout: 0, numLabels: 3 });
+}
+
+/** Real peak bytes of one training step: forward, backward, gradients freed. */
+function stepPeak(model: TaskModel, variables: tf.Variable[], batch: Batch): number {
+  return measurePeakMemory(() => {
+    const { value, grads } = tf.variableGrads(() => lossOf(model, batch), variables);
+    tf.dispose([value, ...Object.values(grads)]);
+  }).peakBytes;
+}
+
+describe('token-sft memory', () => {
+  it('a step with T=64, k=8 peaks well below the full tape (2 layers, d=64), with no tensors leaked', () => {
+    const batch = paddedBatch([64, 64, 64, 64], 64);
+    const full = encoder();
+    full.train();
+    // Full fine-tuning of the same parameters (all but the embeddings), plain tape, CLS pooling.
+    const fullVariables = full.namedParameters().flatMap(([path, parameter]) => (path.startsWith('embeddings.') ? [] : [parameter.variable]));
+    const fullPeak = stepPeak(full, fullVariables, batch);
+    full.dispose();
+
+    const model = encoder();
+    const tuned = peft(model, [tokenSft({ k: 8 })]);
+    model.train();
+    const variables = tuned.trainableParameters().map((parameter) => parameter.variable);
+    stepPeak(tuned, variables, batch);
+    const before = tf.memory().numTensors;
+    const peaks = [0, 1, 2].map(() => stepPeak(tuned, variables, batch));
+    expect(tf.memory().numTensors).toBe(before);
+    const ratio = Math.max(...peaks) / fullPeak;
+    // Measured on cpu: 0.22 (20.7 MB full, 4.5 MB with token-sft).
+    expect(ratio).toBeLessThan(0.35);
+    model.dispose();
+    tf.dispose(Object.values(batch));
+  });
+});
