@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { BackendPreference } from '@peftjs/core';
-import { DEFAULT_PRETRAIN_SETTINGS, pretrainBackbone, type PretrainOptions } from '../src/pretrain/pretrain';
+import { pretrainBackbone, type PretrainOptions } from '../src/pretrain/pretrain';
 
 // `pnpm <script> -- --flag` hands the `--` through; drop it.
 const args = process.argv.slice(2).filter((arg, index) => !(index === 0 && arg === '--'));
@@ -101,7 +101,7 @@ const summary = {
   msPerStep: card.wallTime.msPerStep,
   cpuMsPerStep: card.wallTime.cpuMsPerStep,
   loadAverage: card.wallTime.loadAverage,
-  projectedTrainMinutesAtDefaultStepsOnIdleCore: Math.round((card.wallTime.cpuMsPerStep * DEFAULT_PRETRAIN_SETTINGS.steps) / 60_000),
+  projectedTrainMinutesOnIdleCore: Math.round((card.wallTime.cpuMsPerStep * card.training.plannedSteps) / 60_000),
   mlmAccuracy: card.mlm.accuracy,
   unigramAccuracy: card.mlm.unigramAccuracy,
   wallSeconds: card.wallTime.totalSeconds,

@@ -7,3 +7,5 @@ export * from './lora/method';
 export * from './krona/config';
 export * from './krona/layer';
 export * from './krona/method';
+export * from './quantized/codes';
+export * from './quantized/quantized-linear';

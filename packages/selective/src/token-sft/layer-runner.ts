@@ -131,7 +131,12 @@ function checkBlock(layer: LayerModule, index: number): TransformerBlock {
  * activations are kept for backward. In eval it is the plain loop.
  *
  * The returned hidden states equal the plain loop's (every row's value is computed exactly);
- * gradient flows into the selected rows only.
+ * gradient flows into the selected rows only. The unselected keys and values are constants as a
+ * whole (the paper caches only h_G, Eq. 4), so W_k and W_v get no gradient through them either:
+ * this is not the same as only detaching the unselected rows of each layer's output.
+ * With dropout on, the untaped pass and the taped rows draw separate dropout masks.
+ * Supports bidirectional (BERT-style, post- or pre-LN) blocks; a causal model, a prefix slot or a
+ * wrapper around a block's attention is a 'not-implemented' error at the first training forward.
  */
 export class TokenSftLayerRunner implements LayerRunner {
   readonly state: TokenSftStepState = { positions: undefined, mask: undefined };
@@ -159,7 +164,9 @@ export class TokenSftLayerRunner implements LayerRunner {
       const nextConstant = noGrad(() => block.forward(input, context));
       selected = selectedBlockRows(block, selected, input, positions, context);
       constant = nextConstant;
-      hiddenStates?.push(mergePositions(constant, selected, positions));
+      // Nothing on the tape reads the previous constants: free them now unless they are returned.
+      if (hiddenStates) hiddenStates.push(mergePositions(constant, selected, positions));
+      else input.dispose();
     }
     const last = hiddenStates?.at(-1) ?? mergePositions(constant, selected, positions);
     return hiddenStates ? { hidden: last, hiddenStates } : { hidden: last };

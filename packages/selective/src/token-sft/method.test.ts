@@ -71,6 +71,19 @@ describe('token-sft gradients', () => {
     disposables.push(model, { dispose: () => tf.dispose(Object.values(batch)) });
   });
 
+  it('equal the reference on a pre-LN encoder (final LayerNorm included)', () => {
+    const model = tinyBert({ preLayerNorm: true, seed: 41 });
+    const tuned = peft(model, [tokenSft({ k: 3, seed: 7 })]);
+    const batch = paddedBatch([8, 6], 8, 5);
+    model.train();
+    const variables = tuned.trainableParameters().map((parameter) => parameter.variable);
+    const sft = gradientsOf(() => lossOf(tuned, batch), variables);
+    const reference = gradientsOf(() => referenceLoss(model, batch, installedRunner(model).state.positions!), variables);
+    expect(Object.keys(sft).length).toBe(variables.length);
+    expectSameGradients(sft, reference);
+    disposables.push(model, { dispose: () => tf.dispose(Object.values(batch)) });
+  });
+
   it('with k = sequence length equal full fine-tuning with mean pooling', () => {
     const model = tinyBert({ seed: 21 });
     const tuned = peft(model, [tokenSft({ k: 8 })]);

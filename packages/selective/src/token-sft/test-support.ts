@@ -1,8 +1,8 @@
-import { BertModel, SeedStream, detach, setGlobalSeed, tf, type Batch, type LayerModule, type ModelOutput, type TaskModel } from '@peftjs/core';
+import { BertModel, SeedStream, TransformerBlock, detach, setGlobalSeed, tf, type Batch, type LayerModule, type ModelOutput, type TaskModel } from '@peftjs/core';
 import { TokenSftLayerRunner } from './layer-runner';
 
 /** A tiny post-LN BERT classifier, dropout off, same weights for the same seed. */
-export function tinyBert(options: { hiddenSize?: number; numLayers?: number; maxPositions?: number; seed?: number } = {}): BertModel {
+export function tinyBert(options: { hiddenSize?: number; numLayers?: number; maxPositions?: number; seed?: number; preLayerNorm?: boolean } = {}): BertModel {
   setGlobalSeed(options.seed ?? 11);
   return new BertModel({
     vocabSize: 40,
@@ -14,6 +14,7 @@ export function tinyBert(options: { hiddenSize?: number; numLayers?: number; max
     attentionDropout: 0,
     numLabels: 3,
     initStd: 0.2,
+    preLayerNorm: options.preLayerNorm ?? false,
   });
 }
 
@@ -65,16 +66,28 @@ export function referenceLoss(model: BertModel, batch: Batch, positions: readonl
   model.layers().forEach((_layer: LayerModule, index) => {
     const at = (name: string) => model.getModule(`encoder.layers.${index}.${name}`);
     const heads = (x: tf.Tensor) => x.reshape([size, seq, 2, -1]).transpose([0, 2, 1, 3]);
-    const query = heads(at('attention.query').forward(hidden));
-    const key = heads(onlyThrough(at('attention.key').forward(hidden), selected));
-    const value = heads(onlyThrough(at('attention.value').forward(hidden), selected));
+    const preLayerNorm = model.layers()[0] instanceof TransformerBlock && (model.layers()[0] as TransformerBlock).preLayerNorm;
+    const attentionInput = preLayerNorm ? at('attentionNorm').forward(hidden) : hidden;
+    const query = heads(at('attention.query').forward(attentionInput));
+    const key = heads(onlyThrough(at('attention.key').forward(attentionInput), selected));
+    const value = heads(onlyThrough(at('attention.value').forward(attentionInput), selected));
     const scores = tf.add(tf.div(tf.matMul(query, key, false, true), Math.sqrt(query.shape[3]!)), padding);
-    const attended = tf.matMul(tf.softmax(scores), value).transpose([0, 2, 1, 3]).reshape([size, seq, -1]);
-    const afterAttention = at('attentionNorm').forward(tf.add(hidden, at('attention.output').forward(attended)));
-    const output = at('ffnNorm').forward(tf.add(afterAttention, at('ffn').forward(afterAttention, {})));
+    const attended = at('attention.output').forward(tf.matMul(tf.softmax(scores), value).transpose([0, 2, 1, 3]).reshape([size, seq, -1]));
+    let output: tf.Tensor;
+    if (preLayerNorm) {
+      // Pre-LN: h = x + attention(LN1(x)); out = h + ffn(LN2(h)).
+      const afterAttention = tf.add(hidden, attended);
+      output = tf.add(afterAttention, at('ffn').forward(at('ffnNorm').forward(afterAttention), {}));
+    } else {
+      // Post-LN: h = LN1(x + attention(x)); out = LN2(h + ffn(h)).
+      const afterAttention = at('attentionNorm').forward(tf.add(hidden, attended));
+      output = at('ffnNorm').forward(tf.add(afterAttention, at('ffn').forward(afterAttention, {})));
+    }
     hidden = onlyThrough(output, selected);
   });
-  const mean = tf.div(tf.sum(tf.mul(hidden, selected), 1), tf.sum(selected, 1));
+  const finalNorm = model.stack.maybeChild('finalNorm');
+  const last = finalNorm ? finalNorm.forward(hidden) : hidden;
+  const mean = tf.div(tf.sum(tf.mul(last, selected), 1), tf.sum(selected, 1));
   const logits = model.getModule('head').forward(tf.tanh(model.getModule('pooler.dense').forward(mean)));
   return model.taskLoss({ logits } as ModelOutput, batch.labels!);
 }
