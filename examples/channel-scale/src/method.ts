@@ -1,4 +1,4 @@
-import { Linear, PeftError, definePeftMethod, resolveTargets, type AppliedMethod, type tf } from '@peftjs/core';
+import { Linear, PeftError, definePeftMethod, resolveWrappableTargets, type AppliedMethod, type tf } from '@peftjs/core';
 import { channelScaleConfigSchema } from './config';
 import { ChannelScaleLinear } from './layer';
 
@@ -14,14 +14,12 @@ export const channelScaleMethod = definePeftMethod({
   description: 'A trainable per-output-channel scale on chosen linears; mergeable.',
   configSchema: channelScaleConfigSchema,
   apply(model, config): AppliedMethod {
-    const targets = resolveTargets(model, config.targets, { kind: 'module' }).filter(({ module }) => module instanceof Linear);
-    if (targets.length === 0) {
-      throw new PeftError('selector-no-match', 'channel-scale: the targets matched no Linear module.', {
-        field: 'targets',
-        value: config.targets,
-        allowed: 'a selector matching Linear modules (roles such as attention.value, ffn.down)',
-      });
-    }
+    const targets = resolveWrappableTargets(model, config.targets, {
+      accept: (module) => module instanceof Linear,
+      method: 'channel-scale',
+      needs: 'Linear module',
+      suggest: 'attention.value or ffn.down',
+    });
     const layers = targets.map(({ path }) => ({
       path,
       layer: model.replaceModule(path, (current) => new ChannelScaleLinear(current as Linear, config.init)),

@@ -146,3 +146,17 @@ describe('dryRun', () => {
     expect(dryRun(model, { roles: ['pooler'] })).toEqual([]);
   });
 });
+
+describe('resolveWrappableTargets', () => {
+  it('keeps only the matches the method can wrap, and names what it needs when none is left', async () => {
+    const { resolveWrappableTargets } = await import('./selector');
+    const { Linear } = await import('../nn/linear');
+    const local = new TinyModel(2, 1);
+    const linears = resolveWrappableTargets(local, { roles: ['head', 'norm.attention'] }, { accept: (m) => m instanceof Linear, method: 'm', needs: 'Linear module' });
+    expect(linears.map((t) => t.path)).toEqual(['head']);
+    expect(() =>
+      resolveWrappableTargets(local, { roles: ['norm.attention'] }, { accept: (m) => m instanceof Linear, method: 'm', needs: 'Linear module', suggest: 'head' }),
+    ).toThrowError('m: the targets matched no Linear module (use roles such as head).');
+    local.dispose();
+  });
+});

@@ -81,6 +81,38 @@ export function resolveTargets(model: AnyModule, selector: TargetSelector, optio
   return matched;
 }
 
+export interface WrappableTargetsOptions {
+  /** Which matched modules the method can wrap (e.g. `module instanceof Linear`). */
+  accept(module: AnyModule): boolean;
+  /** The method's name, for the error. */
+  method: string;
+  /** What `accept` takes, in words (`Linear modules`), for the error. */
+  needs: string;
+  /** Example roles to suggest in the error. */
+  suggest?: string;
+  /** The config field the selector came from. Default `targets`. */
+  field?: string;
+}
+
+/**
+ * The outermost modules a selector matches that a method can wrap. Matching nothing at all is
+ * resolveTargets' 'selector-no-match' (listing what exists); matching only modules the method
+ * cannot wrap is a 'selector-no-match' naming what it needs.
+ */
+export function resolveWrappableTargets(model: AnyModule, selector: TargetSelector, options: WrappableTargetsOptions): ModuleTarget[] {
+  const field = options.field ?? 'targets';
+  const matched = resolveTargets(model, selector, { kind: 'module', field }).filter(({ module }) => options.accept(module));
+  if (matched.length === 0) {
+    const hint = options.suggest ? ` (use roles such as ${options.suggest})` : '';
+    throw new PeftError('selector-no-match', `${options.method}: the ${field} matched no ${options.needs}${hint}.`, {
+      field,
+      value: selector,
+      allowed: `a selector matching ${options.needs}`,
+    });
+  }
+  return matched;
+}
+
 /** One line of a dry run: what a selector would target. */
 export interface DryRunEntry {
   path: string;

@@ -1,4 +1,4 @@
-import { PeftError, definePeftMethod, resolveTargets, type AppliedMethod, type Module, type Parameter, type tf } from '@peftjs/core';
+import { PeftError, definePeftMethod, resolveWrappableTargets, type AppliedMethod, type Module, type Parameter, type tf } from '@peftjs/core';
 import { kronaConfigSchema } from './config';
 import { KronaLinear, type KronaLinearLike } from './layer';
 
@@ -78,16 +78,8 @@ function isLinearLike(module: Module<any, any>): module is KronaLinearLike {
   return typeof candidate.inFeatures === 'number' && typeof candidate.outFeatures === 'number' && typeof module.forward === 'function';
 }
 
-function selectTargets(model: Module<any, any>, targets: Parameters<typeof resolveTargets>[1]): string[] {
-  const matched = resolveTargets(model, targets, { kind: 'module' }).filter(({ module }) => isLinearLike(module));
-  if (matched.length === 0) {
-    throw new PeftError('selector-no-match', 'krona: the targets matched no Linear module (use roles such as attention.query or all-linear).', {
-      field: 'targets',
-      value: targets,
-      allowed: 'a selector matching Linear modules',
-    });
-  }
-  return matched.map(({ path }) => path);
+function selectTargets(model: Module<any, any>, targets: Parameters<typeof resolveWrappableTargets>[1]): string[] {
+  return resolveWrappableTargets(model, targets, { accept: isLinearLike, method: 'krona', needs: 'Linear module', suggest: 'attention.query or all-linear' }).map(({ path }) => path);
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -1,4 +1,4 @@
-import { Embedding, Linear, PeftError, definePeftMethod, resolveTargets, type AppliedMethod, type Module, type Parameter, type tf } from '@peftjs/core';
+import { Embedding, Linear, PeftError, definePeftMethod, resolveTargets, resolveWrappableTargets, type AppliedMethod, type Module, type Parameter, type tf } from '@peftjs/core';
 import { loraConfigSchema, matchPattern, type LoraConfig } from './config';
 import { exportLoraHf, hfNameOrUndefined, loadLoraHf, loraHfFormat, matchesHfTargetModules, type CopyTarget, type LoraTarget } from './hf-format';
 import { LoraEmbedding } from './embedding-layer';
@@ -122,14 +122,12 @@ function selectTargets(model: Module<any, any>, config: LoraConfig): Array<{ pat
     }
     return found;
   }
-  const matched = resolveTargets(model, config.targets, { kind: 'module' }).filter(({ module }) => isTargetable(module));
-  if (matched.length === 0) {
-    throw new PeftError('selector-no-match', 'lora: the targets matched no Linear or Embedding module (use roles such as attention.query, all-linear or embedding.token).', {
-      field: 'targets',
-      value: config.targets,
-      allowed: 'a selector matching Linear or Embedding modules',
-    });
-  }
+  const matched = resolveWrappableTargets(model, config.targets, {
+    accept: isTargetable,
+    method: 'lora',
+    needs: 'Linear or Embedding module',
+    suggest: 'attention.query, all-linear or embedding.token',
+  });
   return matched.map(({ path }) => ({ path, hfName: hfNameOrUndefined(model, path) }));
 }
 
