@@ -66,7 +66,7 @@ const options: PretrainOptions = {
   }),
   keepCheckpoints: values['keep-checkpoints'],
   resume: !values['no-resume'],
-  command: `pnpm --filter @peftjs/bench pretrain -- ${args.join(' ')}`.trim(),
+  command: `pnpm --filter @peftjs/bench pretrain -- ${withoutOutDirectory(args).join(' ')}`.trim(),
 };
 const maxDocuments = number(values['max-documents']) ?? (values.quick ? 40 : undefined);
 if (maxDocuments !== undefined) options.corpus = { maxDocumentsPerSource: maxDocuments };
@@ -108,3 +108,8 @@ const summary = {
   files: Object.fromEntries(card.files.map((file) => [file.name, file.bytes])),
 };
 console.log(JSON.stringify(summary, null, values.json ? 0 : 2));
+
+/** The command line for the card, with the output folder written as a placeholder (no machine's path in a committed card). */
+function withoutOutDirectory(argv: readonly string[]): string[] {
+  return argv.map((arg, index) => (argv[index - 1] === '--out' ? '<out dir>' : arg.startsWith('--out=') ? '--out=<out dir>' : arg));
+}

@@ -1,13 +1,12 @@
-import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PeftError, defaultRegistry, initBackend, type BackendPreference, type MethodRegistry } from '@peftjs/core';
 import { formatComparisonText } from '../report/table';
-import { hfBertBackbone, scratchBackbone, type BackboneProvider } from '../runner/backbone';
 import { compareMethods, type CompareMethodsResult } from '../runner/compare-methods';
 import { resolveMethodRuns, type LearningRates } from '../runner/method-spec';
 import { findTask, subsetTask } from '../runner/task-catalog';
 import { loadCustomTask } from '../tasks/custom-task';
 import type { BenchTask } from '../tasks/task';
+import { backboneFor } from './backbone-option';
 import type { CliIo } from './cli-io';
 import { DEFAULT_METHODS, DEFAULT_PRESET, DEFAULT_TASK, SMOKE_PRESET, type ComparePreset } from './presets';
 import { progressReporter } from './progress';
@@ -23,6 +22,8 @@ export interface CompareCommandOptions {
   fullLearningRate?: number;
   backend: BackendPreference;
   model?: string;
+  /** Random init of the preset's size instead of the bundled pretrained encoder. */
+  scratch?: boolean;
   data?: string;
   textColumn?: string;
   textPairColumn?: string;
@@ -81,31 +82,6 @@ export async function runCompareCommand(options: CompareCommandOptions, io: CliI
   if (options.json) io.stdout(`${JSON.stringify({ reportDir: out, files: outcome.files, results: outcome.results }, null, 2)}\n`);
   else io.stdout(`${formatComparisonText(outcome.results)}\n\n${out}\n`);
   return outcome;
-}
-
-async function backboneFor(options: CompareCommandOptions, preset: ComparePreset): Promise<BackboneProvider> {
-  if (options.model === undefined) return scratchBackbone(preset.backbone);
-  try {
-    await access(options.model);
-  } catch {
-    throw new PeftError('invalid-argument', `Invalid --model: ${JSON.stringify(options.model)} does not exist; allowed: a Hugging Face BERT directory (config.json, model.safetensors, tokenizer.json).`, {
-      field: '--model',
-      value: options.model,
-      allowed: 'a Hugging Face BERT directory (config.json, model.safetensors, tokenizer.json)',
-    });
-  }
-  for (const file of ['config.json', 'model.safetensors', 'tokenizer.json']) {
-    try {
-      await access(join(options.model, file));
-    } catch {
-      throw new PeftError('invalid-argument', `Invalid --model: ${JSON.stringify(options.model)} has no ${file}; allowed: a Hugging Face BERT directory (config.json, model.safetensors, tokenizer.json).`, {
-        field: '--model',
-        value: options.model,
-        allowed: 'a Hugging Face BERT directory (config.json, model.safetensors, tokenizer.json)',
-      });
-    }
-  }
-  return hfBertBackbone(options.model, { maxLength: preset.backbone.maxLength });
 }
 
 const DATA_OPTION_FIELDS = ['data', 'text-column', 'text-pair-column', 'label-column'];

@@ -1,9 +1,9 @@
 import { defaultRegistry, initBackend, type BackendPreference, type MethodRegistry } from '@peftjs/core';
 import { formatBytes } from '../report/format-numbers';
-import { scratchBackbone } from '../runner/backbone';
 import { memorySweep, type MemorySweepResult } from '../runner/memory-sweep';
 import { resolveMethodRuns } from '../runner/method-spec';
 import { findTask, subsetTask } from '../runner/task-catalog';
+import { backboneFor } from './backbone-option';
 import type { CliIo } from './cli-io';
 import { DEFAULT_METHODS, DEFAULT_PRESET, DEFAULT_TASK, SMOKE_PRESET } from './presets';
 
@@ -12,6 +12,8 @@ export interface MemoryCommandOptions {
   methods?: string[];
   batchSizes?: number[];
   backend: BackendPreference;
+  model?: string;
+  scratch?: boolean;
   smoke: boolean;
   json: boolean;
 }
@@ -24,7 +26,7 @@ export async function runMemoryCommand(options: MemoryCommandOptions, io: CliIo,
   const info = await initBackend({ prefer: options.backend });
   const batchSizes = options.batchSizes ?? preset.memoryBatchSizes;
   const task = subsetTask(entry.build(), { train: Math.max(...batchSizes), validation: 1, test: 1 });
-  const result = await memorySweep({ methods, batchSizes, task, backbone: scratchBackbone(preset.backbone), registry });
+  const result = await memorySweep({ methods, batchSizes, task, backbone: await backboneFor(options, preset), registry });
   if (options.json) {
     io.stdout(`${JSON.stringify({ backend: info.backend, ...result }, null, 2)}\n`);
     return result;

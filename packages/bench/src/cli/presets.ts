@@ -5,6 +5,9 @@ export interface ComparePreset {
   batchSize: number;
   /** Examples kept per split (evenly across each split). */
   subset: { train: number; validation: number; test: number };
+  /** Start from the pretrained encoder bundled with the bench (its size then comes from its config; maxLength still applies). */
+  pretrained: boolean;
+  /** Size of the random-init backbone (used when not pretrained, or with --scratch), and the longest input. */
   backbone: { hiddenSize: number; numLayers: number; numHeads: number; vocabSize: number; maxLength: number };
   memoryBatchSizes: number[];
 }
@@ -15,6 +18,7 @@ export const SMOKE_PRESET: ComparePreset = {
   steps: 150,
   batchSize: 16,
   subset: { train: 1500, validation: 50, test: 300 },
+  pretrained: false,
   backbone: { hiddenSize: 32, numLayers: 2, numHeads: 2, vocabSize: 1000, maxLength: 48 },
   memoryBatchSizes: [4, 8, 16],
 };
@@ -25,6 +29,7 @@ export const DEFAULT_PRESET: ComparePreset = {
   steps: 300,
   batchSize: 16,
   subset: { train: 4000, validation: 200, test: 600 },
+  pretrained: true,
   backbone: { hiddenSize: 64, numLayers: 2, numHeads: 4, vocabSize: 2000, maxLength: 64 },
   memoryBatchSizes: [8, 16, 32],
 };

@@ -37,6 +37,7 @@ export function createProgram(io: CliIo, registry: MethodRegistry): Command {
     .option('--full-learning-rate <lr>', 'learning rate of full fine-tuning (default 3e-4 for a pretrained --model, 3e-3 from scratch)', (v) => parsePositiveNumber('--full-learning-rate', v))
     .addOption(backendOption())
     .option('--model <dir>', 'Hugging Face BERT checkpoint directory (config.json, model.safetensors, tokenizer.json)')
+    .option('--scratch', 'start from a random init (of the preset size) instead of the bundled pretrained encoder')
     .option('--data <file>', 'your own task: a GLUE-style .tsv (header row) or .jsonl file')
     .option('--text-column <name>', 'column of the text (with --data)', 'sentence')
     .option('--text-pair-column <name>', 'column of the second text of a pair (with --data)')
@@ -58,6 +59,8 @@ export function createProgram(io: CliIo, registry: MethodRegistry): Command {
     .addOption(methodsOption())
     .option('--batch-sizes <sizes>', `comma-separated batch sizes (default ${DEFAULT_PRESET.memoryBatchSizes.join(',')})`, (v) => parseIntegerList('--batch-sizes', v))
     .addOption(backendOption())
+    .option('--model <dir>', 'Hugging Face BERT checkpoint directory (config.json, model.safetensors, tokenizer.json)')
+    .option('--scratch', 'a random init of the preset size instead of the bundled pretrained encoder')
     .option('--smoke', 'tiny model', false)
     .option('--json', 'print JSON', false)
     .action(async (options: MemoryCommandOptions) => {

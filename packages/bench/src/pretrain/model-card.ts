@@ -162,10 +162,13 @@ export function renderModelCard(card: BackboneModelCard): string {
     `${t.objective}. ${integer(t.steps)} steps${t.stoppedEarly ? ` (stopped early; ${integer(t.plannedSteps)} planned)` : ''} of ${t.batchSize} × ${t.sequenceLength} tokens ` +
       `(${integer(t.tokensSeen)} tokens, ${t.epochs.toFixed(2)} epochs), ${t.optimizer}, peak learning rate ${t.learningRate}, ${t.warmupSteps} warmup steps then linear decay, ` +
       `weight decay ${t.weightDecay}, dropout ${t.dropout}, seed ${t.seed}.` +
-      (t.resumedFrom !== undefined ? ` Resumed from a checkpoint.` : ''),
+      (t.resumedFrom !== undefined ? ` Resumed from a checkpoint (${t.resumedFrom}).` : ''),
     '',
     `Backend: ${card.backend.name} (kernels patched: ${card.backend.kernelsPatched.join(', ') || 'none'}), on ${card.environment.cpus} × ${card.environment.cpuModel}, Node ${card.environment.node}. ` +
-      `Wall time ${(card.wallTime.totalSeconds / 60).toFixed(1)} min (training ${(card.wallTime.trainSeconds / 60).toFixed(1)} min, ${Math.round(card.wallTime.msPerStep)} ms/step wall, ${Math.round(card.wallTime.cpuMsPerStep)} ms/step CPU; load average ${card.wallTime.loadAverage}).`,
+      `Wall time ${(card.wallTime.totalSeconds / 60).toFixed(1)} min (training ${(card.wallTime.trainSeconds / 60).toFixed(1)} min, ${Math.round(card.wallTime.msPerStep)} ms/step wall, ${Math.round(card.wallTime.cpuMsPerStep)} ms/step CPU; load average ${card.wallTime.loadAverage})` +
+      (t.resumedFrom !== undefined
+        ? ` for the resumed part only; all ${integer(t.steps)} steps at that rate take ${((t.steps * card.wallTime.msPerStep) / 60_000).toFixed(1)} min (${((t.steps * card.wallTime.cpuMsPerStep) / 60_000).toFixed(1)} min of CPU).`
+        : '.'),
     '',
     '![loss curve](loss-curve.svg)',
     '',

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   createBert,
   disposeBatch,
@@ -199,7 +199,8 @@ export async function pretrainBackbone(options: PretrainOptions): Promise<Pretra
   let resumedFrom: string | undefined;
   const onEvent = (event: TrainEvent) => {
     if (event.type === 'start') {
-      resumedFrom = event.resumedFrom;
+      // The checkpoint's file name only: the card is committed, and a machine's paths do not belong in it.
+      resumedFrom = event.resumedFrom === undefined ? undefined : basename(event.resumedFrom);
       firstStep = event.step;
       if (event.step === 0) runEvaluation(0);
       trainStarted = performance.now();

@@ -30,5 +30,6 @@ describe('method runs', () => {
     expect(learningRateOf(full!)).toBe(DEFAULT_LEARNING_RATES.full);
     expect(learningRateOf(full!, { full: 1e-2 })).toBe(1e-2);
     expect(learningRateOf(hybrid, { selective: 1 })).toBe(DEFAULT_LEARNING_RATES.hybrid);
+    expect(learningRateOf({ ...selective!, learningRate: 5e-4 }, { selective: 1 })).toBe(5e-4);
   });
 });

@@ -8,6 +8,8 @@ import { FULL_FINE_TUNING } from '../report/results';
 export interface MethodRunSpec {
   name: string;
   configs: readonly MethodConfig[];
+  /** Overrides the learning rate picked by the run's kind (e.g. token SFT training every weight wants full fine-tuning's). */
+  learningRate?: number;
 }
 
 export type MethodRunInput = string | MethodRunSpec;
@@ -83,6 +85,7 @@ export function runKind(run: MethodRunSpec): MethodKind | 'full' {
 }
 
 export function learningRateOf(run: MethodRunSpec, rates: LearningRates = {}): number {
+  if (run.learningRate !== undefined) return run.learningRate;
   const kind = runKind(run);
   return rates[kind] ?? DEFAULT_LEARNING_RATES[kind];
 }
