@@ -2,3 +2,4 @@ export * from './detach';
 export * from './no-grad';
 export * from './recompute-gradients';
 export * from './position-rows';
+export * from './lean-add';

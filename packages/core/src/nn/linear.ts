@@ -2,6 +2,7 @@ import { Module } from './module';
 import { Parameter } from './parameter';
 import type { ModuleRole } from './roles';
 import { tf } from './tf';
+import { leanAdd } from '../grad/lean-add';
 import { globalSeeds } from '../util/random';
 
 export interface LinearOptions {
@@ -58,6 +59,7 @@ export function linearForward(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor)
   const lead = x.shape.slice(0, -1);
   const flat = x.rank === 2 ? (x as tf.Tensor2D) : x.reshape([-1, inFeatures]) as tf.Tensor2D;
   let y: tf.Tensor = tf.matMul(flat, weight as tf.Tensor2D);
-  if (bias) y = tf.add(y, bias);
+  // leanAdd: tf.add would keep x·W alive until backward just to read its shape.
+  if (bias) y = leanAdd(y, bias);
   return x.rank === 2 ? y : y.reshape([...lead, outFeatures]);
 }

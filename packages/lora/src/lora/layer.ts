@@ -1,4 +1,4 @@
-import { Dropout, Linear, Module, Parameter, PeftError, detach, globalSeeds, tf } from '@peftjs/core';
+import { Dropout, Linear, Module, Parameter, PeftError, detach, globalSeeds, leanAdd, tf } from '@peftjs/core';
 import { loraScaling, type LoraInit } from './config';
 
 /** A module LoRA can wrap: a Linear, or a wrapper of one that keeps its feature sizes (another LoraLinear). */
@@ -93,8 +93,12 @@ export class LoraLinear extends Module {
       const y = this.base.forward(x);
       const input = this.child<Dropout>('dropout').forward(x);
       const flat = input.reshape([-1, this.inFeatures]) as tf.Tensor2D;
-      const lowRank: tf.Tensor2D = tf.matMul(tf.matMul(flat, this.loraA.value as tf.Tensor2D), this.loraB.value as tf.Tensor2D);
-      if (!this.useDora) return tf.add(y, tf.mul(lowRank, this.scaling).reshape(y.shape));
+      const down = tf.matMul(flat, this.loraA.value as tf.Tensor2D);
+      // Scale the [N, r] intermediate, not the [N, out] product: the tape then keeps only rank-sized
+      // tensors for this path (a scaled [N, out] product would be held for its gradient).
+      // leanAdd: a plain add would keep y and the update alive until backward, for shapes only.
+      if (!this.useDora) return leanAdd(y, tf.matMul(tf.mul(down, this.scaling), this.loraB.value as tf.Tensor2D).reshape(y.shape));
+      const lowRank: tf.Tensor2D = tf.matMul(down, this.loraB.value as tf.Tensor2D);
       return tf.add(y, this.doraUpdate(x, input, y, lowRank).reshape(y.shape));
     });
   }
