@@ -13,3 +13,6 @@ export * from './token-sft/config';
 export * from './token-sft/layer-runner';
 export * from './token-sft/mean-pooler';
 export * from './token-sft/method';
+export * from './difffit/config';
+export * from './difffit/residual-scale';
+export * from './difffit/method';

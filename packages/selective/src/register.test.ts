@@ -1,13 +1,14 @@
 import { defaultRegistry } from '@peftjs/core';
 import { describe, expect, it } from 'vitest';
-import { bitFitMethod, layerSelectionMethod, lnTuningMethod } from './index';
+import { bitFitMethod, diffFitMethod, layerSelectionMethod, lnTuningMethod } from './index';
 
 describe('@peftjs/selective/register', () => {
-  it('registers bitfit, ln-tuning and layer-selection into the default registry', async () => {
+  it('registers bitfit, ln-tuning, layer-selection and difffit into the default registry', async () => {
     expect(defaultRegistry.has('bitfit')).toBe(false);
     await import('./register');
     expect(defaultRegistry.get('bitfit')).toBe(bitFitMethod);
     expect(defaultRegistry.get('ln-tuning')).toBe(lnTuningMethod);
     expect(defaultRegistry.get('layer-selection')).toBe(layerSelectionMethod);
+    expect(defaultRegistry.get('difffit')).toBe(diffFitMethod);
   });
 });

@@ -1,5 +1,6 @@
 import { registerMethod } from '@peftjs/core';
 import { bitFitMethod } from './bitfit/method';
+import { diffFitMethod } from './difffit/method';
 import { layerSelectionMethod } from './layer-selection/method';
 import { lnTuningMethod } from './ln-tuning/method';
 import { tokenSftMethod } from './token-sft/method';
@@ -8,3 +9,4 @@ registerMethod(bitFitMethod);
 registerMethod(lnTuningMethod);
 registerMethod(layerSelectionMethod);
 registerMethod(tokenSftMethod);
+registerMethod(diffFitMethod);

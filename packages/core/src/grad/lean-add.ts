@@ -18,8 +18,8 @@ export function leanAdd<T extends tf.Tensor>(a: T, b: tf.Tensor): T {
     });
   }
   const leadingAxes = Array.from({ length: lead }, (_, axis) => axis);
-  const op = tf.customGrad((x: tf.Tensor, y: tf.Tensor) => ({
-    value: tf.add(x, y),
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: tf.add(args[0] as tf.Tensor, args[1] as tf.Tensor),
     gradFunc: (dy: tf.Tensor) => [dy, lead === 0 ? dy : tf.sum(dy, leadingAxes)],
   }));
   return op(a, b) as T;

@@ -32,6 +32,8 @@ export interface AppliedSelectionOptions {
   mergeable: boolean;
   /** Claims beyond the trained parameters (e.g. wraps of Linears given a zero bias). */
   extraClaims?: readonly SlotClaim[];
+  /** An empty subset is allowed (a method whose own new parameters are the point, e.g. DiffFit's scales alone). */
+  allowEmpty?: boolean;
   /** Runs after the selections are released on remove() (e.g. unwrapping added biases). */
   onRemove?: () => void;
 }
@@ -48,7 +50,7 @@ export interface AppliedSelectionOptions {
 export function createAppliedSelection(options: AppliedSelectionOptions): SelectiveAppliedMethod {
   const { name, model } = options;
   const available = options.subset.filter((selection) => !selection.parameter.trainable && (selection.indices === undefined || selection.indices.length > 0));
-  if (available.length === 0) {
+  if (available.length === 0 && !(options.allowEmpty && options.subset.length === 0)) {
     throw new PeftError('composition-conflict', `${name}: every parameter of the chosen subset is already trained by an earlier method on this model.`, {
       field: 'subset',
       value: options.subset.map((selection) => selection.path),

@@ -1,0 +1,104 @@
+import { PeftError, definePeftMethod, resolveTargets, tf, type AppliedMethod, type Module, type Sublayer } from '@peftjs/core';
+import { createAppliedSelection } from '../selection/applied-selection';
+import { notInHead } from '../selection/head-parameters';
+import { diffFitConfigSchema, type DiffFitConfig } from './config';
+import { ResidualScale } from './residual-scale';
+
+function hiddenSizeOf(model: Module<any, any>): number {
+  const size = (model as { config?: { hiddenSize?: unknown } }).config?.hiddenSize;
+  if (typeof size !== 'number') {
+    throw new PeftError('invalid-argument', 'difffit needs a model with config.hiddenSize (the width of the residual stream γ scales).', { field: 'model', value: model.constructor.name, allowed: 'BertModel or GptModel' });
+  }
+  return size;
+}
+
+/** The base tensors DiffFit trains in place: biases and LayerNorm gammas/betas outside the head. */
+function trainedTensors(model: Module<any, any>, config: DiffFitConfig) {
+  const tensorKinds = [...(config.trainBiases ? ['bias'] : []), ...(config.trainNorms ? ['gamma', 'beta'] : [])];
+  if (tensorKinds.length === 0) return [];
+  return resolveTargets(model, { tensorKinds }, { kind: 'parameter', field: 'difffit.trainBiases', allowEmpty: true })
+    .filter(notInHead(model))
+    .map(({ path, parameter }) => ({ path, parameter }));
+}
+
+/**
+ * DiffFit (Xie et al., "DiffFit: Unlocking Transferability of Large Diffusion Models via Simple
+ * Parameter-Efficient Fine-Tuning", §3.2): train the bias terms and the norms, plus a new scale
+ * γ ∈ R^hidden on each block's residual branches, x + γ ⊙ f(x), initialised to 1 so the model is
+ * unchanged at init. The biases and norms train in place like BitFit; γ folds into each branch's
+ * output projection on merge, so the merged model has no extra parameters or compute.
+ *
+ * @example
+ * const tuned = peft(model, [diffFit()]);
+ * const scalesOnly = peft(model, [diffFit({ trainBiases: false, trainNorms: false })]);
+ */
+export const diffFitMethod = definePeftMethod({
+  specificationVersion: 'v1',
+  name: 'difffit',
+  packageName: '@peftjs/selective',
+  kind: 'selective',
+  description: 'Trains biases, norms and a new per-block residual scale γ (initialised to 1); γ merges into the output projections.',
+  configSchema: diffFitConfigSchema,
+  apply(model, config): AppliedMethod {
+    const hiddenSize = hiddenSizeOf(model);
+    const targets = resolveTargets(model, { roles: [...config.branches] }, { kind: 'module', field: 'difffit.branches' });
+    const scales: Array<{ path: string; layer: ResidualScale }> = [];
+    const selection = createAppliedSelection({
+      name: 'difffit',
+      model,
+      subset: trainedTensors(model, config),
+      trainHead: config.trainHead,
+      mergeable: true,
+      allowEmpty: true,
+    });
+    try {
+      for (const { path } of targets) scales.push({ path, layer: model.replaceModule(path, (current) => new ResidualScale(current as Sublayer, hiddenSize, config.init)) });
+    } catch (error) {
+      for (const { path, layer } of scales.reverse()) model.replaceModule(path, () => layer.inner);
+      selection.remove!();
+      throw error;
+    }
+    const gammaKey = (path: string) => `${path}.gamma`;
+    const selectionKeys = (state: Record<string, tf.Tensor>) => Object.fromEntries(Object.entries(state).filter(([key]) => !scales.some(({ path }) => key === gammaKey(path))));
+
+    return {
+      name: 'difffit',
+      claims: [...selection.claims, ...scales.map(({ path }) => ({ kind: 'wrap' as const, path }))],
+      parameters: () => [...selection.parameters(), ...scales.map(({ layer }) => layer.gamma)],
+      ...(selection.transformGradients ? { transformGradients: selection.transformGradients } : {}),
+      ...(selection.afterStep ? { afterStep: selection.afterStep } : {}),
+      merge: () => scales.forEach(({ layer }) => layer.merge()),
+      unmerge: () => scales.forEach(({ layer }) => layer.unmerge()),
+      setEnabled(enabled) {
+        selection.setEnabled!(enabled);
+        for (const { layer } of scales) layer.enabled = enabled;
+      },
+      state: () => ({ ...selection.state(), ...Object.fromEntries(scales.map(({ path, layer }) => [gammaKey(path), layer.gamma.value as tf.Tensor])) }),
+      load(state) {
+        const missing = scales.map(({ path }) => gammaKey(path)).filter((key) => !(key in state));
+        if (missing.length) {
+          throw new PeftError('checkpoint-mismatch', `difffit: missing keys [${missing.join(', ')}].`, { field: 'state', value: Object.keys(state), allowed: scales.map(({ path }) => gammaKey(path)) });
+        }
+        for (const { path, layer } of scales) {
+          const tensor = state[gammaKey(path)]!;
+          if (tensor.shape.length !== 1 || tensor.shape[0] !== hiddenSize) {
+            throw new PeftError('checkpoint-mismatch', `difffit: ${gammaKey(path)} has shape [${tensor.shape.join(', ')}], expected [${hiddenSize}].`, { field: gammaKey(path), value: tensor.shape, allowed: `[${hiddenSize}]` });
+          }
+        }
+        selection.load(selectionKeys(state));
+        for (const { path, layer } of scales) layer.gamma.assign(state[gammaKey(path)]!);
+      },
+      remove() {
+        for (const { path, layer } of [...scales].reverse()) {
+          if (layer.merged) layer.unmerge();
+          model.replaceModule(path, () => layer.inner);
+          layer.gamma.dispose();
+        }
+        selection.remove!();
+      },
+    };
+  },
+});
+
+/** `peft(model, [diffFit()])` */
+export const diffFit = diffFitMethod;
