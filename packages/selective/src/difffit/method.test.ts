@@ -2,7 +2,7 @@ import { createBert, peft, setGlobalSeed, tf, train, type LayerContext, type Par
 import { conformanceBatch, createConformanceBert, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { diffFit } from './method';
-import { ResidualScale } from './residual-scale';
+import type { ResidualScale } from './residual-scale';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -1,4 +1,5 @@
-import { PeftError, definePeftMethod, resolveTargets, tf, type AppliedMethod, type Module, type Sublayer } from '@peftjs/core';
+import type { tf} from '@peftjs/core';
+import { PeftError, definePeftMethod, resolveTargets, type AppliedMethod, type Module, type Sublayer } from '@peftjs/core';
 import { createAppliedSelection } from '../selection/applied-selection';
 import { notInHead } from '../selection/head-parameters';
 import { diffFitConfigSchema, type DiffFitConfig } from './config';
@@ -79,7 +80,7 @@ export const diffFitMethod = definePeftMethod({
         if (missing.length) {
           throw new PeftError('checkpoint-mismatch', `difffit: missing keys [${missing.join(', ')}].`, { field: 'state', value: Object.keys(state), allowed: scales.map(({ path }) => gammaKey(path)) });
         }
-        for (const { path, layer } of scales) {
+        for (const { path } of scales) {
           const tensor = state[gammaKey(path)]!;
           if (tensor.shape.length !== 1 || tensor.shape[0] !== hiddenSize) {
             throw new PeftError('checkpoint-mismatch', `difffit: ${gammaKey(path)} has shape [${tensor.shape.join(', ')}], expected [${hiddenSize}].`, { field: gammaKey(path), value: tensor.shape, allowed: `[${hiddenSize}]` });
