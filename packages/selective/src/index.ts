@@ -16,3 +16,7 @@ export * from './token-sft/method';
 export * from './difffit/config';
 export * from './difffit/residual-scale';
 export * from './difffit/method';
+export * from './far/config';
+export * from './far/select-units';
+export * from './far/split-linear';
+export * from './far/method';

@@ -1,6 +1,7 @@
 import { registerMethod } from '@peftjs/core';
 import { bitFitMethod } from './bitfit/method';
 import { diffFitMethod } from './difffit/method';
+import { farMethod } from './far/method';
 import { layerSelectionMethod } from './layer-selection/method';
 import { lnTuningMethod } from './ln-tuning/method';
 import { tokenSftMethod } from './token-sft/method';
@@ -10,3 +11,4 @@ registerMethod(lnTuningMethod);
 registerMethod(layerSelectionMethod);
 registerMethod(tokenSftMethod);
 registerMethod(diffFitMethod);
+registerMethod(farMethod);
