@@ -5,6 +5,7 @@ export * from './util/schema';
 export * from './backend';
 export * from './models';
 export * from './grad';
+export * from './linalg';
 export * from './meter';
 export * from './io';
 export * from './method';

@@ -27,8 +27,8 @@ const { values } = parseArgs({
 const batchSize = Number(values.batch);
 const seq = Number(values.seq);
 const MODEL = { vocabSize: 1000, hiddenSize: 128, numLayers: 2, numHeads: 4, intermediateSize: 512, maxPositions: seq };
-const HEAD = { modulesToSave: { roles: ['head'] } } as const;
-const ALL_LINEAR = { roles: ['all-linear'] } as const;
+const HEAD = { modulesToSave: { roles: ['head'] } };
+const ALL_LINEAR = { roles: ['all-linear'] };
 
 /** A row of the table: how to build the run from a fresh model. */
 interface MethodRun {

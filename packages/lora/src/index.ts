@@ -9,3 +9,4 @@ export * from './krona/layer';
 export * from './krona/method';
 export * from './quantized/codes';
 export * from './quantized/quantized-linear';
+export * from './combination/weighted-adapter';

@@ -9,3 +9,4 @@ export * from './adapter-manifest';
 export * from './adapter-files';
 export * from './peft-model';
 export * from './load-peft';
+export * from './mixed-batch';

@@ -1,5 +1,5 @@
 import { PeftError, describeValue } from '../errors/peft-error';
-import type { ModelOutput, TaskModel, TaskType } from '../models/types';
+import type { ModelInputs, ModelOutput, TaskModel, TaskType } from '../models/types';
 import type { Parameter } from '../nn/parameter';
 import type { tf } from '../nn/tf';
 import { BaseSnapshot } from '../report/base-snapshot';
@@ -8,6 +8,7 @@ import { parameterReport, type ParameterReport } from '../report/parameter-repor
 import { saveAdapter, type SaveAdapterOptions } from './adapter-files';
 import { ClaimLedger } from './claim-ledger';
 import type { AnyModule, AnyPeftMethod } from './erased-types';
+import { forwardMixedBatch, type MixedBatchHost } from './mixed-batch';
 import { ParameterBackup, isAllFinite } from './parameter-backup';
 import type { AppliedMethod, MethodConfig } from './types';
 
@@ -105,6 +106,14 @@ export class PeftModel<M extends AnyModule = AnyModule> {
   /** The base model's forward, with the methods in place. */
   forward(...args: Parameters<M['forward']>): ReturnType<M['forward']> {
     return this.model.forward(...args) as ReturnType<M['forward']>;
+  }
+
+  /**
+   * Inference where each example names its adapter, or `__base__` for the base model (HF PEFT's
+   * `adapter_names=`). Eval mode, unmerged; see forwardMixedBatch.
+   */
+  forwardMixed(inputs: ModelInputs, adapterNames: readonly string[]): ModelOutput {
+    return forwardMixedBatch(this as unknown as MixedBatchHost, inputs, adapterNames);
   }
 
   /** The base model's task loss (the model must be a TaskModel). */

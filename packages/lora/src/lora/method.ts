@@ -23,7 +23,7 @@ export const loraMethod = definePeftMethod({
   description: 'Low-rank updates s·B·A of chosen linears (Hu et al. 2022); mergeable, HF PEFT files.',
   configSchema: loraConfigSchema,
   hf: loraHfFormat,
-  apply(model, config): AppliedMethod {
+  apply(model, config): LoraAppliedMethod {
     const selected = selectTargets(model, config);
     const modulesToSave = selectModulesToSave(model, config);
     const targets: LoraTarget[] = [];
@@ -51,6 +51,7 @@ export const loraMethod = definePeftMethod({
       wrapped().flatMap(({ path, layer }) => layer.ownNamedParameters().map(([name, parameter]): [string, Parameter] => [`${path}.${name}`, parameter]));
     return {
       name: 'lora',
+      loraTargets: () => [...targets],
       claims: wrapped().map(({ path }) => ({ kind: 'wrap' as const, path })),
       parameters: () => keyed().map(([, parameter]) => parameter),
       merge: () => layers.forEach((layer) => layer.merge()),
@@ -77,6 +78,12 @@ export const loraMethod = definePeftMethod({
     };
   },
 });
+
+/** LoRA's applied form: the AppliedMethod plus its wrapped targets (for adapter arithmetic such as addWeightedAdapter). */
+export interface LoraAppliedMethod extends AppliedMethod {
+  /** The LoRA layers by model path, in model order (modulesToSave copies excluded). */
+  loraTargets(): readonly LoraTarget[];
+}
 
 /** `peft(model, [lora({ r: 8 })])` */
 export const lora = loraMethod;
