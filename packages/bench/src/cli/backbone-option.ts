@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PeftError } from '@peftjs/core';
 import { hfBertBackbone, scratchBackbone, type BackboneProvider } from '../runner/backbone';
-import { bundledBackboneDirectory } from '../runner/bundled-backbone';
+import { BUNDLED_BACKBONE_NAME, bundledBackboneDirectory } from '../runner/bundled-backbone';
 import type { ComparePreset } from './presets';
 
 const HF_DIRECTORY = 'a Hugging Face BERT directory (config.json, model.safetensors, tokenizer.json)';
@@ -28,7 +28,7 @@ export async function backboneFor(options: BackboneChoice, preset: ComparePreset
     await requireHfDirectory(options.model, '--model');
     return hfBertBackbone(options.model, { maxLength: preset.backbone.maxLength });
   }
-  if (preset.pretrained && !options.scratch) return hfBertBackbone(bundledBackboneDirectory(), { maxLength: preset.backbone.maxLength });
+  if (preset.pretrained && !options.scratch) return hfBertBackbone(bundledBackboneDirectory(), { maxLength: preset.backbone.maxLength, name: BUNDLED_BACKBONE_NAME });
   return scratchBackbone(preset.backbone);
 }
 

@@ -97,8 +97,8 @@ export function scratchBackbone(options: ScratchBackboneOptions = {}): BackboneP
  * The tokenizer must be a WordPiece tokenizer.json with the bench's special ids
  * ([PAD] 0, [UNK] 1, [CLS] 2, [SEP] 3, [MASK] 4), as the bench's own tokenizers have.
  */
-export function hfBertBackbone(directory: string, options: { maxLength?: number } = {}): BackboneProvider {
-  const name = directory.split(/[\\/]/).filter(Boolean).pop() ?? directory;
+export function hfBertBackbone(directory: string, options: { maxLength?: number; name?: string } = {}): BackboneProvider {
+  const name = options.name ?? directory.split(/[\\/]/).filter(Boolean).pop() ?? directory;
   return {
     name,
     async prepare() {

@@ -8,3 +8,6 @@ import { packageDirectory } from '../corpora/package-directory';
 export function bundledBackboneDirectory(): string {
   return join(packageDirectory('@peftjs/bench'), 'backbone');
 }
+
+/** The bundled encoder's name, as its model card gives it. */
+export const BUNDLED_BACKBONE_NAME = 'peftjs-bench-bert-h128-l4';
