@@ -10,3 +10,7 @@ export * from './krona/method';
 export * from './quantized/codes';
 export * from './quantized/quantized-linear';
 export * from './combination/weighted-adapter';
+export * from './glora/config';
+export * from './glora/layer';
+export * from './glora/method';
+export * from './shared/wrapped-targets';

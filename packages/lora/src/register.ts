@@ -1,7 +1,9 @@
 import { registerMethod } from '@peftjs/core';
+import { gloraMethod } from './glora/method';
 import { kronaMethod } from './krona/method';
 import { loraMethod } from './lora/method';
 
 /** Registers this family's methods into the default registry of @peftjs/core. */
 registerMethod(loraMethod);
 registerMethod(kronaMethod);
+registerMethod(gloraMethod);

@@ -1,0 +1,12 @@
+import { defaultRegistry } from '@peftjs/core';
+import { describe, expect, it } from 'vitest';
+import { gloraMethod, kronaMethod, loraMethod } from './index';
+
+describe('@peftjs/lora/register', () => {
+  it('registers lora, krona and glora into the default registry', async () => {
+    await import('./register');
+    expect(defaultRegistry.get('lora')).toBe(loraMethod);
+    expect(defaultRegistry.get('krona')).toBe(kronaMethod);
+    expect(defaultRegistry.get('glora')).toBe(gloraMethod);
+  });
+});
