@@ -14,3 +14,5 @@ export * from './glora/config';
 export * from './glora/layer';
 export * from './glora/method';
 export * from './shared/wrapped-targets';
+export * from './krona/parallel-ffn';
+export * from './krona/parallel-method';

@@ -1,12 +1,13 @@
 import { defaultRegistry } from '@peftjs/core';
 import { describe, expect, it } from 'vitest';
-import { gloraMethod, kronaMethod, loraMethod } from './index';
+import { gloraMethod, kronaMethod, kronaResMethod, loraMethod } from './index';
 
 describe('@peftjs/lora/register', () => {
-  it('registers lora, krona and glora into the default registry', async () => {
+  it('registers lora, krona, krona-res and glora into the default registry', async () => {
     await import('./register');
     expect(defaultRegistry.get('lora')).toBe(loraMethod);
     expect(defaultRegistry.get('krona')).toBe(kronaMethod);
     expect(defaultRegistry.get('glora')).toBe(gloraMethod);
+    expect(defaultRegistry.get('krona-res')).toBe(kronaResMethod);
   });
 });

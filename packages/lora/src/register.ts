@@ -1,9 +1,11 @@
 import { registerMethod } from '@peftjs/core';
 import { gloraMethod } from './glora/method';
 import { kronaMethod } from './krona/method';
+import { kronaResMethod } from './krona/parallel-method';
 import { loraMethod } from './lora/method';
 
 /** Registers this family's methods into the default registry of @peftjs/core. */
 registerMethod(loraMethod);
 registerMethod(kronaMethod);
 registerMethod(gloraMethod);
+registerMethod(kronaResMethod);

@@ -4,7 +4,7 @@
  * package is named by the saved manifest instead.
  */
 export const BUILTIN_METHOD_PACKAGES: Readonly<Record<string, string>> = {
-  ...familyOf('@peftjs/lora', ['lora', 'dora', 'adalora', 'glora', 'krona', 'intrinsic-said', 'qlora', 'quantized-base', 'galore', 'lora-fa', 'vera']),
+  ...familyOf('@peftjs/lora', ['lora', 'dora', 'adalora', 'glora', 'krona', 'krona-res', 'intrinsic-said', 'qlora', 'quantized-base', 'galore', 'lora-fa', 'vera']),
   ...familyOf('@peftjs/adapters', [
     'houlsby',
     'pfeiffer',

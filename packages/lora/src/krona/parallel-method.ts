@@ -1,0 +1,71 @@
+import { PeftError, definePeftMethod, resolveWrappableTargets, targetSelectorSchema, z, type AppliedMethod, type Parameter, type Sublayer, type tf } from '@peftjs/core';
+import { KronaParallelFfn } from './parallel-ffn';
+
+/** Config of KronA^B_res. Every field has a default. */
+export const kronaResConfigSchema = z.strictObject({
+  /** The FFN sublayers to run the adapter beside (role 'ffn' modules); default every block's. */
+  targets: targetSelectorSchema.default({ roles: ['ffn'] }),
+  /** Rows a1 of the square factor A [a1, a1]; must divide the hidden size. Default the divisor nearest √hidden from below. */
+  factor: z.number().int().min(1).optional(),
+  /** The fixed scale s of the Kronecker term. */
+  scale: z.number().finite().default(1),
+});
+
+/**
+ * KronA^B_res as a peftjs method: wraps each block's FFN sublayer in a KronaParallelFfn,
+ * FFN(x) + s·x·(A ⊗ B) + λ·x (Edalati et al. 2022). Not mergeable; removable.
+ *
+ * @example
+ * const tuned = peft(model, [kronaRes({ scale: 2 })]);
+ */
+export const kronaResMethod = definePeftMethod({
+  specificationVersion: 'v1',
+  name: 'krona-res',
+  packageName: '@peftjs/lora',
+  kind: 'additive',
+  description: 'KronA^B_res: a Kronecker adapter with a learnable residual beside each FFN (Edalati et al. 2022); not mergeable.',
+  configSchema: kronaResConfigSchema,
+  apply(model, config): AppliedMethod {
+    const hiddenSize = (model as { config?: { hiddenSize?: unknown } }).config?.hiddenSize;
+    if (typeof hiddenSize !== 'number') {
+      throw new PeftError('invalid-argument', 'krona-res needs a model with config.hiddenSize.', { field: 'model', value: model.constructor.name, allowed: 'BertModel or GptModel' });
+    }
+    if (config.factor !== undefined && hiddenSize % config.factor !== 0) {
+      throw new PeftError('invalid-config', `krona-res: factor ${config.factor} does not divide the hidden size ${hiddenSize}.`, { field: 'krona-res.factor', value: config.factor, allowed: `a divisor of ${hiddenSize}` });
+    }
+    const paths = resolveWrappableTargets(model, config.targets, { accept: (module) => module.role === 'ffn', method: 'krona-res', needs: "FFN sublayer (role 'ffn')", suggest: 'ffn' }).map(({ path }) => path);
+    const options = { ...(config.factor !== undefined ? { factor: config.factor } : {}), scale: config.scale };
+    const layers = paths.map((path) => ({ path, layer: model.replaceModule(path, (current) => new KronaParallelFfn(current as Sublayer, hiddenSize, options)) }));
+    const keyed = (): Array<[string, Parameter]> => layers.flatMap(({ path, layer }) => layer.ownNamedParameters().map(([name, parameter]): [string, Parameter] => [`${path}.${name}`, parameter]));
+    return {
+      name: 'krona-res',
+      claims: layers.map(({ path }) => ({ kind: 'wrap' as const, path })),
+      parameters: () => keyed().map(([, parameter]) => parameter),
+      setEnabled: (enabled) => layers.forEach(({ layer }) => (layer.enabled = enabled)),
+      state: () => Object.fromEntries(keyed().map(([key, parameter]) => [key, parameter.value as tf.Tensor])),
+      load(state) {
+        const expected = new Map(keyed());
+        const missing = [...expected.keys()].filter((key) => !(key in state));
+        const unexpected = Object.keys(state).filter((key) => !expected.has(key));
+        const wrongShape = [...expected].filter(([key, parameter]) => key in state && state[key]!.shape.join() !== parameter.shape.join());
+        if (missing.length || unexpected.length || wrongShape.length) {
+          throw new PeftError('checkpoint-mismatch', `krona-res: missing keys [${missing.join(', ')}], unexpected keys [${unexpected.join(', ')}], wrong shapes [${wrongShape.map(([key]) => key).join(', ')}].`, {
+            field: 'state',
+            value: Object.keys(state),
+            allowed: [...expected.keys()],
+          });
+        }
+        for (const [key, parameter] of expected) parameter.assign(state[key]!);
+      },
+      remove() {
+        for (const { path, layer } of [...layers].reverse()) {
+          model.replaceModule(path, () => layer.inner);
+          for (const [, parameter] of layer.ownNamedParameters()) parameter.dispose();
+        }
+      },
+    };
+  },
+});
+
+/** `peft(model, [kronaRes()])` */
+export const kronaRes = kronaResMethod;
