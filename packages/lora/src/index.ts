@@ -16,3 +16,6 @@ export * from './glora/method';
 export * from './shared/wrapped-targets';
 export * from './krona/parallel-ffn';
 export * from './krona/parallel-method';
+export * from './intrinsic-said/config';
+export * from './intrinsic-said/fastfood';
+export * from './intrinsic-said/method';

@@ -1,13 +1,14 @@
 import { defaultRegistry } from '@peftjs/core';
 import { describe, expect, it } from 'vitest';
-import { gloraMethod, kronaMethod, kronaResMethod, loraMethod } from './index';
+import { gloraMethod, intrinsicSaidMethod, kronaMethod, kronaResMethod, loraMethod } from './index';
 
 describe('@peftjs/lora/register', () => {
-  it('registers lora, krona, krona-res and glora into the default registry', async () => {
+  it('registers lora, krona, krona-res, glora and intrinsic-said into the default registry', async () => {
     await import('./register');
     expect(defaultRegistry.get('lora')).toBe(loraMethod);
     expect(defaultRegistry.get('krona')).toBe(kronaMethod);
     expect(defaultRegistry.get('glora')).toBe(gloraMethod);
     expect(defaultRegistry.get('krona-res')).toBe(kronaResMethod);
+    expect(defaultRegistry.get('intrinsic-said')).toBe(intrinsicSaidMethod);
   });
 });

@@ -1,5 +1,6 @@
 import { registerMethod } from '@peftjs/core';
 import { gloraMethod } from './glora/method';
+import { intrinsicSaidMethod } from './intrinsic-said/method';
 import { kronaMethod } from './krona/method';
 import { kronaResMethod } from './krona/parallel-method';
 import { loraMethod } from './lora/method';
@@ -9,3 +10,4 @@ registerMethod(loraMethod);
 registerMethod(kronaMethod);
 registerMethod(gloraMethod);
 registerMethod(kronaResMethod);
+registerMethod(intrinsicSaidMethod);

@@ -244,7 +244,7 @@ describe('BertModel', () => {
     const variables = model
       .namedParameters()
       .filter(([path]) => !path.startsWith('embeddings.word') && !path.startsWith('embeddings.position'))
-      .map(([path, p]) => [path, p.value] as const);
+      .map(([path, p]) => [path, p.variable] as const);
     expect(checkGradients(loss, variables, { samples: 1, eps: 1e-2, seed: 3 })).toBe(variables.length);
   });
 

@@ -119,7 +119,7 @@ describe('Embeddings', () => {
     embeddings.setPrompt(new TablePrompt(randomTensor([2, 4], 2)));
     const inputIds = tf.tensor2d(ids, undefined, 'int32');
     const tokenTypeIds = tf.tensor2d(types, undefined, 'int32');
-    const variables = embeddings.namedParameters().map(([name, p]) => [name, p.value] as const);
+    const variables = embeddings.namedParameters().map(([name, p]) => [name, p.variable] as const);
     expect(variables.map(([name]) => name)).toEqual(['word.weight', 'position.weight', 'tokenType.weight', 'norm.gamma', 'norm.beta', 'prompt.table']);
     expect(checkGradients(() => weightedSum(embeddings.forward({ inputIds, tokenTypeIds })), variables, { samples: 6 })).toBe(36);
   });

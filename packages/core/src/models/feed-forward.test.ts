@@ -59,7 +59,7 @@ describe('FeedForward', () => {
   it('has gradients that match finite differences', () => {
     const ffn = new FeedForward({ hiddenSize: 4, intermediateSize: 6, activation: 'gelu', dropout: 0, initStd: 0.5 });
     const x = tf.variable(randomTensor([2, 3, 4], 5));
-    const variables = [['x', x] as const, ...ffn.namedParameters().map(([name, p]) => [name, p.value] as const)];
+    const variables = [['x', x] as const, ...ffn.namedParameters().map(([name, p]) => [name, p.variable] as const)];
     expect(checkGradients(() => weightedSum(ffn.forward(x, {})), variables, { samples: 3 })).toBe(15);
   });
 });

@@ -139,7 +139,7 @@ describe('GptModel', () => {
     const variables = model
       .namedParameters()
       .filter(([path]) => !path.startsWith('embeddings.position'))
-      .map(([path, p]) => [path, p.value] as const);
+      .map(([path, p]) => [path, p.variable] as const);
     expect(checkGradients(loss, variables, { samples: 1, seed: 5 })).toBe(variables.length);
   });
 

@@ -219,7 +219,7 @@ describe('MultiHeadAttention', () => {
         [1, 1, 0],
       ]);
       const loss = () => weightedSum(attention.forward(x, { attentionMask: mask }));
-      const variables = [['x', x] as const, ...attention.namedParameters().map(([name, p]) => [name, p.value] as const)];
+      const variables = [['x', x] as const, ...attention.namedParameters().map(([name, p]) => [name, p.variable] as const)];
       expect(checkGradients(loss, variables, { samples: 2 })).toBe(variables.length * 2);
     }
   });

@@ -106,7 +106,7 @@ describe('TransformerBlock', () => {
       const block = makeBlock(preLayerNorm, preLayerNorm);
       const x = tf.variable(randomTensor([2, 3, 8], 5));
       const attentionMask = tf.tensor2d([[1, 1, 0], [1, 1, 1]]);
-      const variables = [['x', x] as const, ...block.namedParameters().map(([name, p]) => [name, p.value] as const)];
+      const variables = [['x', x] as const, ...block.namedParameters().map(([name, p]) => [name, p.variable] as const)];
       expect(checkGradients(() => weightedSum(block.forward(x, { attentionMask })), variables, { samples: 2 })).toBe(variables.length * 2);
     }
   });

@@ -48,6 +48,18 @@ export abstract class Module<TArgs extends unknown[] = [tf.Tensor], TOut = tf.Te
   }
 
   /**
+   * Adds a child outside the architecture, such as the holder of a method's own parameters that no
+   * layer calls (Intrinsic SAID's θ_d), so they belong to the module tree like any other. An
+   * existing child of that name is an error; `removeChild` takes it out again.
+   */
+  attach<M extends Module<any, any>>(name: string, module: M): M {
+    if (this.childModules.has(name)) {
+      throw new PeftError('composition-conflict', `Module already has a child "${name}".`, { field: 'name', value: name, allowed: 'a name not in use' });
+    }
+    return this.registerModule(name, module);
+  }
+
+  /**
    * Removes a direct child and returns it (undefined if absent). Empties an optional slot
    * (`prefix`, `prompt`) when a method is removed; the child's parameters are not disposed.
    */

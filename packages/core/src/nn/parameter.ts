@@ -17,6 +17,7 @@ export class Parameter {
   readonly variable: tf.Variable;
   trainable: boolean;
   readonly kind: TensorKind;
+  private valueOverride: (() => tf.Tensor) | undefined;
 
   constructor(initial: tf.Tensor, options: ParameterOptions = {}) {
     this.trainable = options.trainable ?? true;
@@ -35,9 +36,26 @@ export class Parameter {
     return this.variable.size;
   }
 
-  /** The live value; record it inside a gradient scope to get gradients for this parameter. */
-  get value(): tf.Variable {
-    return this.variable;
+  /**
+   * The live value; record it inside a gradient scope to get gradients for this parameter. A method
+   * that reparametrizes the whole tensor (Intrinsic SAID's θ0 + P(θd)) substitutes a computed value
+   * with `overrideValue`; that value is a fresh tensor per read, so read it inside tf.tidy.
+   */
+  get value(): tf.Tensor {
+    return this.valueOverride ? this.valueOverride() : this.variable;
+  }
+
+  /** Whether a method currently substitutes the value (see `overrideValue`). */
+  get isOverridden(): boolean {
+    return this.valueOverride !== undefined;
+  }
+
+  /**
+   * Makes `value` return `compute()` instead of the variable (undefined restores it). The variable
+   * itself is untouched: it stays the base value the computation may start from.
+   */
+  overrideValue(compute: (() => tf.Tensor) | undefined): void {
+    this.valueOverride = compute;
   }
 
   /** Replaces the value in place, checking the shape matches. */

@@ -59,8 +59,9 @@ function defaultPerturb(model: PeftModel<ConformanceModel>): void {
   }
 }
 
+/** The stored values (the variables: what an optimizer step or a merge writes, not a method's substituted value). */
 function snapshot(parameters: readonly Parameter[]): Float32Array[] {
-  return parameters.map((parameter) => parameter.value.dataSync().slice() as Float32Array);
+  return parameters.map((parameter) => parameter.variable.dataSync().slice() as Float32Array);
 }
 
 /** One plain SGD step over the trainable parameters, with the method hooks that touch gradients. */
