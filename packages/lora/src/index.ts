@@ -19,3 +19,8 @@ export * from './krona/parallel-method';
 export * from './intrinsic-said/config';
 export * from './intrinsic-said/fastfood';
 export * from './intrinsic-said/method';
+export * from './adalora/config';
+export * from './adalora/budget';
+export * from './adalora/layer';
+export * from './adalora/method';
+export * from './shared/modules-to-save';

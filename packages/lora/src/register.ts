@@ -1,4 +1,5 @@
 import { registerMethod } from '@peftjs/core';
+import { adaloraMethod } from './adalora/method';
 import { gloraMethod } from './glora/method';
 import { intrinsicSaidMethod } from './intrinsic-said/method';
 import { kronaMethod } from './krona/method';
@@ -11,3 +12,4 @@ registerMethod(kronaMethod);
 registerMethod(gloraMethod);
 registerMethod(kronaResMethod);
 registerMethod(intrinsicSaidMethod);
+registerMethod(adaloraMethod);

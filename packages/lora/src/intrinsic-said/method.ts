@@ -1,7 +1,7 @@
-import { Linear, Module, Parameter, PeftError, definePeftMethod, resolveTargets, tf, type AppliedMethod } from '@peftjs/core';
-import { TrainableCopyLinear } from '../lora/trainable-copy-linear';
-import { wrapTargets, wrappedTargetsMethod } from '../shared/wrapped-targets';
-import { intrinsicSaidConfigSchema, type IntrinsicSaidConfig } from './config';
+import { Module, Parameter, PeftError, definePeftMethod, resolveTargets, tf, type AppliedMethod } from '@peftjs/core';
+import { wrapModulesToSave } from '../shared/modules-to-save';
+import { wrappedTargetsMethod } from '../shared/wrapped-targets';
+import { intrinsicSaidConfigSchema } from './config';
 import { Fastfood } from './fastfood';
 
 /** Holds θ_d and λ in the module tree (attached to the model; no layer calls it). */
@@ -23,17 +23,6 @@ class SubspaceParameters extends Module<[], never> {
   forward(): never {
     throw new PeftError('invalid-argument', 'The Intrinsic SAID parameter holder is not a layer.', { field: 'forward' });
   }
-}
-
-function copiesFor(model: Module<any, any>, config: IntrinsicSaidConfig): string[] {
-  if (config.modulesToSave === undefined) return [];
-  const paths = resolveTargets(model, config.modulesToSave, { kind: 'module', field: 'modulesToSave' }).flatMap(({ path, module }) =>
-    module.namedModules(path).flatMap(([inner, child]) => (child instanceof Linear ? [inner] : [])),
-  );
-  if (paths.length === 0) {
-    throw new PeftError('selector-no-match', 'intrinsic-said: modulesToSave matched no Linear module (use e.g. { roles: ["head"] }).', { field: 'modulesToSave', value: config.modulesToSave, allowed: 'a selector matching Linear modules' });
-  }
-  return paths;
 }
 
 /**
@@ -76,7 +65,7 @@ export const intrinsicSaidMethod = definePeftMethod({
     const theta = holder.theta;
     const lambda = holder.lambda;
     const projections = targets.map((_, i) => new Fastfood(thetaSize, targets[i]!.parameter.size, config.seed * 100_003 + i));
-    const copies = wrappedTargetsMethod('intrinsic-said', model, wrapTargets(model, copiesFor(model, config), (current) => new TrainableCopyLinear(current as Linear)));
+    const copies = wrappedTargetsMethod('intrinsic-said', model, wrapModulesToSave(model, config.modulesToSave, 'intrinsic-said'));
     const own = (): Parameter[] => [theta, ...(lambda ? [lambda] : [])];
     let originals: tf.Tensor[] | undefined;
 

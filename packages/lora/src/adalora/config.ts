@@ -1,0 +1,39 @@
+import { targetSelectorSchema, z } from '@peftjs/core';
+
+/**
+ * Config of AdaLoRA (Zhang et al., "Adaptive Budget Allocation for Parameter-Efficient
+ * Fine-Tuning", ICLR 2023), with HF PEFT's names in the comments. Every field has a default.
+ */
+export const adaloraConfigSchema = z
+  .strictObject({
+    /** Initial rank of every matrix (`init_r`). */
+    initR: z.number().int().positive().default(12),
+    /** Average rank per matrix at the end (`target_r`): the final budget is targetR × matrices. */
+    targetR: z.number().int().positive().default(8),
+    /** `lora_alpha`; the update is scaled by alpha / r as HF does (alpha / (r + 1e-5)). */
+    alpha: z.number().positive().default(8),
+    /** Dropout on the adapter's input (`lora_dropout`). */
+    dropout: z.number().min(0).lt(1).default(0),
+    /** Which linears (`target_modules`); default query and value. */
+    targets: targetSelectorSchema.default({ roles: ['attention.query', 'attention.value'] }),
+    /** Steps of warm-up at the initial budget (`tinit`). */
+    tinit: z.number().int().nonnegative().default(0),
+    /** Final steps at the target budget with the mask fixed (`tfinal`). */
+    tfinal: z.number().int().nonnegative().default(0),
+    /** Prune every deltaT steps between tinit and totalSteps − tfinal (`deltaT`). */
+    deltaT: z.number().int().positive().default(1),
+    /** Smoothing of the sensitivity (`beta1`). */
+    beta1: z.number().min(0).lt(1).default(0.85),
+    /** Smoothing of the uncertainty (`beta2`). */
+    beta2: z.number().min(0).lt(1).default(0.85),
+    /** Weight of the orthogonality regularizer (`orth_reg_weight`). */
+    orthRegWeight: z.number().nonnegative().default(0.5),
+    /** Length of the schedule (`total_step`); default the trainer's total steps. */
+    totalSteps: z.number().int().positive().optional(),
+    /** Linears trained in full beside the adapter, typically the task head (`modules_to_save`). */
+    modulesToSave: targetSelectorSchema.optional(),
+  })
+  .refine((config) => config.targetR <= config.initR, { message: 'targetR must not exceed initR', path: ['targetR'] });
+
+export type AdaloraConfig = z.output<typeof adaloraConfigSchema>;
+export type AdaloraConfigInput = z.input<typeof adaloraConfigSchema>;
