@@ -24,3 +24,4 @@ export * from './adalora/budget';
 export * from './adalora/layer';
 export * from './adalora/method';
 export * from './shared/modules-to-save';
+export * from './galore/galore-optimizer';

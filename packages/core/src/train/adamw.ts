@@ -2,6 +2,7 @@ import { invalidArgument, PeftError } from '../errors/peft-error';
 import type { Parameter } from '../nn/parameter';
 import type { TensorKind } from '../nn/roles';
 import { tf } from '../nn/tf';
+import type { Optimizer, OptimizerState } from './optimizer';
 
 /** Tensor kinds left out of weight decay by default: biases and LayerNorm gamma/beta, as HF's Trainer does. */
 export const DEFAULT_NO_DECAY_KINDS: readonly TensorKind[] = ['bias', 'gamma', 'beta'];
@@ -26,13 +27,8 @@ export interface AdamWOptions {
   names?: readonly string[];
 }
 
-/** The optimizer's saved state: moment tensors keyed `<name>.exp_avg` / `<name>.exp_avg_sq` (PyTorch's names) and per-parameter step counts. */
-export interface AdamWState {
-  /** The optimizer's own tensors; the caller must not dispose them. */
-  tensors: Record<string, tf.Tensor>;
-  /** Updates applied so far, per parameter name (parameters never updated are absent). */
-  steps: Record<string, number>;
-}
+/** AdamW's saved state: moment tensors keyed `<name>.exp_avg` / `<name>.exp_avg_sq` (PyTorch's names) and per-parameter step counts. */
+export type AdamWState = OptimizerState;
 
 interface Moments {
   firstMoment: tf.Tensor;
@@ -56,7 +52,7 @@ interface Moments {
  * const optimizer = new AdamW(model.trainableParameters(), { learningRate: 1e-3, weightDecay: 0.01 });
  * optimizer.step(gradients); // Map<Parameter, tf.Tensor>
  */
-export class AdamW {
+export class AdamW implements Optimizer {
   learningRate: number;
   readonly beta1: number;
   readonly beta2: number;

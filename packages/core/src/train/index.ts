@@ -1,4 +1,5 @@
 export * from './types';
+export * from './optimizer';
 export * from './adamw';
 export * from './learning-rate-schedule';
 export * from './gradient-clipping';

@@ -6,6 +6,7 @@ import type { TensorKind } from '../nn/roles';
 import { tf } from '../nn/tf';
 import { globalSeeds, SeedStream, setGlobalSeed } from '../util/random';
 import { AdamW } from './adamw';
+import type { Optimizer, OptimizerFactory, OptimizerSettings } from './optimizer';
 import { evaluate } from './evaluate';
 import { disposeBatch } from './example-batches';
 import { GradientAccumulator } from './gradient-accumulator';
@@ -42,6 +43,11 @@ export interface TrainOptions {
   epsilon?: number;
   /** Kinds (or a predicate) left out of weight decay. Default bias, gamma, beta. */
   excludeFromWeightDecay?: readonly TensorKind[] | ((parameter: Parameter) => boolean);
+  /**
+   * Makes the optimizer from the trainable parameters and the settings above; default AdamW. An
+   * optimizer with its own state (e.g. GaLore from @peftjs/lora) plugs in here; checkpoints save its state.
+   */
+  optimizer?: OptimizerFactory;
   /** Micro-batches per optimizer step; gradients are averaged over them. Default 1. */
   gradientAccumulationSteps?: number;
   /** Clip the global gradient norm to this; null disables clipping. Default 1. */
@@ -112,7 +118,7 @@ export class Trainer {
   private readonly parameterNames: string[];
   private readonly byVariableName: Map<string, Parameter>;
   private readonly methods: readonly AppliedMethod[];
-  private readonly optimizer: AdamW;
+  private readonly optimizer: Optimizer;
   private readonly seed: number;
   private readonly accumulation: number;
   readonly totalSteps: number;
@@ -154,7 +160,7 @@ export class Trainer {
       typeof options.schedule === 'function'
         ? options.schedule
         : createSchedule(options.schedule ?? 'linear', { learningRate, warmupSteps, totalSteps: this.totalSteps });
-    this.optimizer = new AdamW(this.parameters, {
+    const settings: OptimizerSettings = {
       learningRate,
       weightDecay: options.weightDecay ?? 0,
       beta1: options.beta1,
@@ -162,7 +168,8 @@ export class Trainer {
       epsilon: options.epsilon ?? 1e-8,
       excludeFromWeightDecay: options.excludeFromWeightDecay,
       names: this.parameterNames,
-    });
+    };
+    this.optimizer = (options.optimizer ?? ((parameters, given) => new AdamW(parameters, given)))(this.parameters, settings);
   }
 
   /** Runs training to the end (or until aborted) and returns what happened. */
