@@ -11,8 +11,8 @@
  *   pnpm --filter @peftjs/lora bench:methods -- [--json] [--backend cpu|wasm] [--batch 16] [--seq 64]
  */
 import { parseArgs } from 'node:util';
-import { BertModel, fullFineTuning, initBackend, measurePeakMemoryAsync, peft, setGlobalSeed, tf, train, type BackendPreference, type Batch, type MethodConfig, type TrainingTarget } from '@peftjs/core';
-import { QuantizedLinear, krona, lora, quantizeLinears } from '../src/index';
+import { BertModel, fullFineTuning, initBackend, measurePeakMemoryAsync, peft, setGlobalSeed, tf, train, type BackendPreference, type Batch, type MethodConfig, type OptimizerFactory, type TrainingTarget } from '@peftjs/core';
+import { QuantizedLinear, adalora, galore, glora, intrinsicSaid, krona, kronaRes, lora, quantizeLinears } from '../src/index';
 
 const args = process.argv.slice(2).filter((arg, index) => !(index === 0 && arg === '--'));
 const { values } = parseArgs({
@@ -36,6 +36,8 @@ interface MethodRun {
   /** Changes the base model first (e.g. quantizes it). */
   prepare?: (model: BertModel) => void;
   configs?: MethodConfig[];
+  /** A different optimizer (GaLore) for full fine-tuning. */
+  optimizer?: OptimizerFactory;
 }
 
 const RUNS: MethodRun[] = [
@@ -44,6 +46,11 @@ const RUNS: MethodRun[] = [
   { name: 'lora r8 (all linear)', configs: [lora({ r: 8, targets: ALL_LINEAR, ...HEAD })] },
   { name: 'dora r8 (query, value)', configs: [lora({ r: 8, useDora: true, ...HEAD })] },
   { name: 'krona (query, value)', configs: [krona()] },
+  { name: 'krona-res (beside each FFN)', configs: [kronaRes()] },
+  { name: 'adalora r12→8 (query, value)', configs: [adalora({ ...HEAD })] },
+  { name: 'glora r4 (query, value)', configs: [glora({ r: 4 })] },
+  { name: 'intrinsic-said d=1000 (all linear)', configs: [intrinsicSaid({ d: 1000, ...HEAD })] },
+  { name: 'full + galore r=16 optimizer', optimizer: galore({ rank: 16 }) },
   { name: 'int8 base + lora r8 (all linear)', prepare: (model) => quantizeLinears(model, { format: 'int8' }), configs: [lora({ r: 8, targets: ALL_LINEAR, ...HEAD })] },
   { name: 'nf4 base + lora r8 (all linear)', prepare: (model) => quantizeLinears(model, { format: 'nf4' }), configs: [lora({ r: 8, targets: ALL_LINEAR, ...HEAD })] },
 ];
@@ -74,7 +81,7 @@ for (const run of RUNS) {
   const target: TrainingTarget = run.configs ? peft(model, run.configs) : fullFineTuning(model);
   const trainable = target.trainableParameters().reduce((sum, parameter) => sum + parameter.size, 0);
   const modelBytes = residentModelBytes(model);
-  const { peakBytes } = await measurePeakMemoryAsync(() => train(target, { data: [batch], maxSteps: 1, learningRate: 1e-3 }));
+  const { peakBytes } = await measurePeakMemoryAsync(() => train(target, { data: [batch], maxSteps: 1, learningRate: 1e-3, ...(run.optimizer ? { optimizer: run.optimizer } : {}) }));
   full ??= { trainable, modelBytes, peak: peakBytes };
   rows.push({
     method: run.name,
