@@ -8,6 +8,18 @@ import { PeftError, SeedStream, tf } from '@peftjs/core';
 export function fwht(x: tf.Tensor): tf.Tensor {
   const n = x.shape[x.shape.length - 1]!;
   if (n < 1 || (n & (n - 1)) !== 0) throw new PeftError('invalid-argument', `fwht needs a power-of-two length; got ${n}.`, { field: 'x.shape', value: x.shape, allowed: 'last axis a power of two' });
+  // H is symmetric, so the gradient is the same transform of dy; as one custom-gradient op the
+  // tape keeps nothing instead of every stage's intermediates (O(n log n) bytes per call).
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: hadamardStages(args[0] as tf.Tensor),
+    gradFunc: (dy: tf.Tensor) => hadamardStages(dy),
+  }));
+  return (op as (input: tf.Tensor) => tf.Tensor)(x);
+}
+
+/** The log2(n) butterfly stages of H_n·x along the last axis. */
+function hadamardStages(x: tf.Tensor): tf.Tensor {
+  const n = x.shape[x.shape.length - 1]!;
   return tf.tidy(() => {
     const lead = x.shape.slice(0, -1);
     let y = x.reshape([-1, n]);
