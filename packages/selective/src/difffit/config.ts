@@ -8,6 +8,8 @@ export type DiffFitBranch = (typeof DIFFFIT_BRANCHES)[number];
 export const diffFitConfigSchema = z.strictObject({
   /** Residual branches scaled by a learned γ ∈ R^hidden (default both, as DiffFit scales every block's attention and MLP outputs). */
   branches: z.array(z.enum(DIFFFIT_BRANCHES)).min(1).default([...DIFFFIT_BRANCHES]),
+  /** Indices of the blocks whose branches get γ (default every block); the paper ablates where γ goes (DiffFit §4). Biases and norms train in every block. */
+  layers: z.array(z.number().int().min(0)).min(1).optional(),
   /** Initial value of every γ entry. 1 leaves the model unchanged at init (DiffFit §3.2). */
   init: z.number().finite().default(1),
   /** Train every bias term (of the linears outside the head). */

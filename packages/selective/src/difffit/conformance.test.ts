@@ -15,6 +15,7 @@ describeConformance({
     { method: diffFit, config: { branches: [] }, field: 'branches' },
     { method: diffFit, config: { branches: ['cross-attention'] }, field: 'branches' },
     { method: diffFit, config: { init: Number.NaN }, field: 'init' },
+    { method: diffFit, config: { layers: [] }, field: 'layers' },
     { method: diffFit, config: { trainNorms: 'yes' }, field: 'trainNorms' },
   ],
 });

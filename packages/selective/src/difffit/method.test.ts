@@ -2,7 +2,7 @@ import { createBert, peft, setGlobalSeed, tf, train, type LayerContext, type Par
 import { conformanceBatch, createConformanceBert, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { diffFit } from './method';
-import type { ResidualScale } from './residual-scale';
+import { ResidualScale } from './residual-scale';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -27,6 +27,18 @@ describe('difffit', () => {
     const entries = tuned.trainableParameters().reduce((sum, parameter) => sum + parameter.size, 0);
     expect(tuned.report().trainable).toBe(entries);
     model.dispose();
+  });
+
+  it('puts γ only in the chosen blocks, and refuses a block that does not exist', () => {
+    const model = createConformanceBert();
+    const tuned = peft(model, [diffFit({ layers: [1], trainBiases: false, trainNorms: false, trainHead: false })]);
+    const scaled = model.namedModules().filter(([, module]) => module instanceof ResidualScale).map(([path]) => path);
+    expect(scaled).toEqual(['encoder.layers.1.attention', 'encoder.layers.1.ffn']);
+    expect(tuned.report().trainable).toBe(2 * 16);
+    model.dispose();
+    const other = createConformanceBert();
+    expect(() => peft(other, [diffFit({ layers: [7] })])).toThrowError(expect.objectContaining({ field: 'difffit.layers' }));
+    other.dispose();
   });
 
   it('scales the sublayer output by γ before the residual add (post-LN block computed by hand)', () => {
@@ -97,6 +109,54 @@ describe('difffit', () => {
     after.forEach((value, i) => expect(value).toBeCloseTo(before[i]!, 5));
     disposeBatch(batch);
     model.dispose();
+  });
+
+  it('after training: frozen tensors are bit-identical, the report counts exactly the changed entries, merged', async () => {
+    const model = createConformanceBert();
+    const batch = conformanceBatch(model, { batch: 4, seq: 6 });
+    const tuned = peft(model, [diffFit()]);
+    const base = model.namedParameters().filter(([, parameter]) => tuned.isBaseParameter(parameter));
+    const before = new Map(base.map(([, parameter]) => [parameter, values(parameter)]));
+    await train(tuned, { data: [batch], maxSteps: 3, learningRate: 1e-2 });
+    let changedTrained = 0;
+    for (const [path, parameter] of base) {
+      const now = values(parameter);
+      const old = before.get(parameter)!;
+      if (parameter.trainable) changedTrained += now.filter((value, i) => value !== old[i]).length;
+      else expect(Array.from(now), path).toEqual(Array.from(old));
+    }
+    const gammas = tuned.trainableParameters().filter((parameter) => parameter.kind === 'scale');
+    for (const gamma of gammas) expect(values(gamma).every((value) => value !== 1)).toBe(true);
+    // Merged, every γ_j ≠ 1 rescales column j of attention.output [16, 16] and ffn.down [32, 16] in both layers;
+    // their biases are trained anyway and already counted.
+    const foldedWeights = 2 * (16 * 16 + 32 * 16);
+    expect(tuned.report().changed).toBe(changedTrained + foldedWeights);
+    disposeBatch(batch);
+    model.dispose();
+  });
+
+  it('saves unmerged values while merged: loading onto a fresh model gives the merged outputs', () => {
+    const model = createConformanceBert();
+    const batch = conformanceBatch(model, { batch: 2, seq: 6 });
+    const tuned = peft(model, [diffFit()]);
+    model.eval();
+    for (const parameter of tuned.trainableParameters()) tf.tidy(() => parameter.assign(tf.add(parameter.value, tf.randomNormal(parameter.shape, 0, 0.2, 'float32', 9))));
+    const expected = tf.tidy(() => tuned.forward(batch).logits.dataSync());
+    tuned.merge();
+    const state = tuned.entries()[0]!.applied.state();
+    const fresh = createConformanceBert();
+    const loaded = peft(fresh, [diffFit()]);
+    fresh.eval();
+    loaded.entries()[0]!.applied.load(state);
+    const actual = tf.tidy(() => loaded.forward(batch).logits.dataSync());
+    actual.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 5));
+    // Loading into a merged model keeps it merged and equal too.
+    tuned.entries()[0]!.applied.load(state);
+    const reloaded = tf.tidy(() => tuned.forward(batch).logits.dataSync());
+    reloaded.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 5));
+    disposeBatch(batch);
+    model.dispose();
+    fresh.dispose();
   });
 
   it('fits a task the frozen model cannot: loss from chance to near zero', async () => {

@@ -1,5 +1,4 @@
-import type { tf} from '@peftjs/core';
-import { PeftError, definePeftMethod, resolveTargets, type AppliedMethod, type Module, type Sublayer } from '@peftjs/core';
+import { PeftError, definePeftMethod, resolveTargets, tf, type AppliedMethod, type Module, type Sublayer } from '@peftjs/core';
 import { createAppliedSelection } from '../selection/applied-selection';
 import { notInHead } from '../selection/head-parameters';
 import { diffFitConfigSchema, type DiffFitConfig } from './config';
@@ -42,7 +41,7 @@ export const diffFitMethod = definePeftMethod({
   configSchema: diffFitConfigSchema,
   apply(model, config): AppliedMethod {
     const hiddenSize = hiddenSizeOf(model);
-    const targets = resolveTargets(model, { roles: [...config.branches] }, { kind: 'module', field: 'difffit.branches' });
+    const targets = resolveTargets(model, { roles: [...config.branches], ...(config.layers ? { layers: [...config.layers] } : {}) }, { kind: 'module', field: config.layers ? 'difffit.layers' : 'difffit.branches' });
     const scales: Array<{ path: string; layer: ResidualScale }> = [];
     const selection = createAppliedSelection({
       name: 'difffit',
@@ -60,6 +59,8 @@ export const diffFitMethod = definePeftMethod({
       throw error;
     }
     const gammaKey = (path: string) => `${path}.gamma`;
+    /** Unmerged copies of merged projection biases, owned here until the next state() or remove(). */
+    let savedBiases: tf.Tensor[] = [];
     const selectionKeys = (state: Record<string, tf.Tensor>) => Object.fromEntries(Object.entries(state).filter(([key]) => !scales.some(({ path }) => key === gammaKey(path))));
 
     return {
@@ -74,7 +75,23 @@ export const diffFitMethod = definePeftMethod({
         selection.setEnabled!(enabled);
         for (const { layer } of scales) layer.enabled = enabled;
       },
-      state: () => ({ ...selection.state(), ...Object.fromEntries(scales.map(({ path, layer }) => [gammaKey(path), layer.gamma.value as tf.Tensor])) }),
+      state() {
+        tf.dispose(savedBiases);
+        savedBiases = [];
+        const state: Record<string, tf.Tensor> = { ...selection.state(), ...Object.fromEntries(scales.map(({ path, layer }) => [gammaKey(path), layer.gamma.value as tf.Tensor])) };
+        // A merged γ sits in its projection's trained bias too; save b / γ so a load onto a fresh model applies γ once.
+        // divNoNan: where γ = 0 the bias no longer matters (the branch output is zero either way).
+        for (const { layer } of scales) {
+          if (!layer.merged) continue;
+          const bias = layer.outputProjection().bias;
+          const selected = bias && selection.selections.find((candidate) => candidate.parameter === bias);
+          if (!bias || !selected) continue;
+          const unmerged = tf.tidy(() => tf.divNoNan(bias.value, layer.gamma.value));
+          savedBiases.push(unmerged);
+          state[selected.path] = unmerged;
+        }
+        return state;
+      },
       load(state) {
         const missing = scales.map(({ path }) => gammaKey(path)).filter((key) => !(key in state));
         if (missing.length) {
@@ -86,8 +103,12 @@ export const diffFitMethod = definePeftMethod({
             throw new PeftError('checkpoint-mismatch', `difffit: ${gammaKey(path)} has shape [${tensor.shape.join(', ')}], expected [${hiddenSize}].`, { field: gammaKey(path), value: tensor.shape, allowed: `[${hiddenSize}]` });
           }
         }
+        // The saved values are unmerged (see state()): load into the unmerged layout, then fold γ in again.
+        const merged = scales.filter(({ layer }) => layer.merged);
+        for (const { layer } of merged) layer.unmerge();
         selection.load(selectionKeys(state));
         for (const { path, layer } of scales) layer.gamma.assign(state[gammaKey(path)]!);
+        for (const { layer } of merged) layer.merge();
       },
       remove() {
         for (const { path, layer } of [...scales].reverse()) {
@@ -96,6 +117,8 @@ export const diffFitMethod = definePeftMethod({
           layer.gamma.dispose();
         }
         selection.remove!();
+        tf.dispose(savedBiases);
+        savedBiases = [];
       },
     };
   },

@@ -62,7 +62,7 @@ export const farMethod = definePeftMethod({
         const state: Record<string, tf.Tensor> = { ...head.state() };
         for (const { path, layer } of layers) {
           const key = keys(path);
-          state[key.units] = tf.tensor1d(layer.units, 'int32');
+          state[key.units] = layer.unitsIndex;
           state[key.weight] = layer.trainedWeight.value;
           if (layer.trainedBias) state[key.bias] = layer.trainedBias.value;
         }

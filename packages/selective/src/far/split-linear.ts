@@ -54,6 +54,11 @@ export class SplitLinear extends Module {
     return Array.from(this.trainedUnits);
   }
 
+  /** The output units that train as an int32 tensor, owned by this layer (what `state()` saves). */
+  get unitsIndex(): tf.Tensor1D {
+    return this.unitsTensor;
+  }
+
   /** Chooses other units: the trained slice is re-copied from the base weight. */
   selectUnits(units: readonly number[]): void {
     if (units.length !== this.trainedUnits.length) {
