@@ -30,6 +30,13 @@ export const adaloraConfigSchema = z
     orthRegWeight: z.number().nonnegative().default(0.5),
     /** Length of the schedule (`total_step`); default the trainer's total steps. */
     totalSteps: z.number().int().positive().optional(),
+    /** HF PEFT's `target_modules` (HF module names, a list of names/suffixes or one regular expression); replaces `targets` when set. */
+    hfTargetModules: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    /**
+     * HF PEFT's `rank_pattern` for files saved after pruning: per HF module name, which of the initR
+     * triplets the file holds (the others start pruned).
+     */
+    rankPattern: z.record(z.string(), z.array(z.boolean())).optional(),
     /** Linears trained in full beside the adapter, typically the task head (`modules_to_save`). */
     modulesToSave: targetSelectorSchema.optional(),
   })

@@ -23,6 +23,8 @@ export class AdaLoraLinear extends Module {
   readonly scaling: number;
   enabled = true;
   private mergedFlag = false;
+  /** Which triplets are alive: pruned ones have their singular value held at zero. */
+  private keep: boolean[];
   /** Importance averages per factor, created at the first update. */
   private averages: Partial<Record<'A' | 'E' | 'B', ImportanceAverages>> = {};
 
@@ -37,6 +39,7 @@ export class AdaLoraLinear extends Module {
     this.registerModule('base', base);
     this.registerModule('dropout', new Dropout(options.dropout ?? 0));
     this.train(base.training);
+    this.keep = new Array<boolean>(this.r).fill(true);
     const seeds = globalSeeds();
     this.registerParameter('loraA', new Parameter(tf.randomNormal([this.inFeatures, this.r], 0, 0.02, 'float32', seeds.nextSeed()), { kind: 'lora_A' }));
     this.registerParameter('loraE', new Parameter(tf.zeros([this.r]), { kind: 'lora_E' }));
@@ -92,7 +95,8 @@ export class AdaLoraLinear extends Module {
         const sensitivity = previous ? tf.add(tf.mul(previous.sensitivity, beta1), tf.mul(importance, 1 - beta1)) : tf.mul(importance, 1 - beta1);
         const uncertaintyPrevious = previous?.uncertainty ?? tf.zerosLike(importance);
         const uncertainty = tf.add(tf.mul(uncertaintyPrevious, beta2), tf.mul(tf.abs(tf.sub(importance, sensitivity)), 1 - beta2));
-        return { sensitivity, uncertainty };
+        // Kept: the trainer calls transformGradients inside a tidy, and these outlive the step.
+        return { sensitivity: tf.keep(sensitivity), uncertainty: tf.keep(uncertainty) };
       });
       if (previous) tf.dispose([previous.sensitivity, previous.uncertainty]);
       this.averages[name] = next;
@@ -112,9 +116,27 @@ export class AdaLoraLinear extends Module {
     });
   }
 
-  /** Zeroes E's entries where keep is false. */
+  /** The rank mask: true for the triplets kept by the last pruning. */
+  get rankMask(): readonly boolean[] {
+    return this.keep;
+  }
+
+  /** Sets the rank mask and zeroes E's entries where it is false. */
   maskRanks(keep: readonly boolean[]): void {
-    tf.tidy(() => this.loraE.assign(tf.mul(this.loraE.value, tf.tensor1d(keep.map((k) => (k ? 1 : 0))))));
+    if (keep.length !== this.r) {
+      throw new PeftError('invalid-argument', `adalora: a rank mask needs ${this.r} entries; got ${keep.length}.`, { field: 'rankMask', value: keep.length, allowed: `${this.r} flags` });
+    }
+    this.keep = [...keep];
+    this.reapplyMask();
+  }
+
+  /**
+   * Zeroes the pruned singular values again after an optimizer step, so that they stay zero until a
+   * later pruning step keeps their triplet (its P and Q still learn, so it can come back: §3.2).
+   */
+  reapplyMask(): void {
+    if (this.keep.every(Boolean)) return;
+    tf.tidy(() => this.loraE.assign(tf.mul(this.loraE.value, tf.tensor1d(this.keep.map((k) => (k ? 1 : 0))))));
   }
 
   /** The importance averages, keyed for a checkpoint (empty before the first update). */

@@ -1,9 +1,11 @@
 import { PeftError, definePeftMethod, resolveWrappableTargets, tf, type AppliedMethod, type Module, type StepInfo } from '@peftjs/core';
+import { hfNameOrUndefined, matchesHfTargetModules } from '../lora/hf-format';
 import type { LinearLike } from '../lora/layer';
 import { wrapModulesToSave } from '../shared/modules-to-save';
 import { wrapTargets, wrappedTargetsMethod } from '../shared/wrapped-targets';
 import { budgetAt, pruningThreshold } from './budget';
-import { adaloraConfigSchema } from './config';
+import { adaloraConfigSchema, type AdaloraConfig } from './config';
+import { adaloraHfFormat, exportAdaloraHf, loadAdaloraHf } from './hf-format';
 import { AdaLoraLinear } from './layer';
 
 function isLinearLike(module: Module<any, any>): module is LinearLike {
@@ -12,8 +14,26 @@ function isLinearLike(module: Module<any, any>): module is LinearLike {
 }
 
 /** ‖XᵀX − I‖²_F for X [n, r] (columns orthonormal at 0). */
-function orthogonalityGap(x: tf.Tensor2D): tf.Scalar {
+export function orthogonalityGap(x: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => tf.sum(tf.square(tf.sub(tf.matMul(x, x, true, false), tf.eye(x.shape[1])))));
+}
+
+/** The Linears to wrap: by HF module name when `hfTargetModules` is set (files from HF PEFT), else by selector. */
+function selectTargets(model: Module<any, any>, config: AdaloraConfig): string[] {
+  const wanted = config.hfTargetModules;
+  if (wanted === undefined) {
+    return resolveWrappableTargets(model, config.targets, { accept: isLinearLike, method: 'adalora', needs: 'Linear module', suggest: 'attention.query or all-linear' }).map(({ path }) => path);
+  }
+  const found: string[] = [];
+  for (const [path, module] of model.namedModules()) {
+    if (path === '' || !isLinearLike(module) || found.some((match) => path.startsWith(`${match}.`))) continue;
+    const hfName = hfNameOrUndefined(model, path);
+    if (hfName !== undefined && matchesHfTargetModules(wanted, hfName)) found.push(path);
+  }
+  if (found.length === 0) {
+    throw new PeftError('selector-no-match', `adalora: hfTargetModules ${JSON.stringify(wanted)} matched no linear module's HF name.`, { field: 'hfTargetModules', value: wanted });
+  }
+  return found;
 }
 
 /**
@@ -21,11 +41,14 @@ function orthogonalityGap(x: tf.Tensor2D): tf.Scalar {
  * 2023) as a peftjs method:
  * - each target Linear gets an SVD-form update A·diag(E)·B (AdaLoraLinear, Eq. 3);
  * - `regularization()` adds orthRegWeight × the mean over all A and B of ‖AᵀA − I‖²_F and ‖BBᵀ − I‖²_F
- *   (Eq. 4; HF PEFT uses the unsquared norm);
- * - `afterStep` updates the smoothed importance of every entry from the step's gradients (Eq. 7–9),
- *   scores each triplet (Eq. 10–11) and, on the cubic budget schedule (Eq. 14), zeroes the E entries
- *   of the lowest-scoring triplets over all matrices, keeping the budget; in the last tfinal steps
- *   the final mask is fixed and reapplied (HF's rank pattern).
+ *   (Eq. 4 per matrix; HF PEFT averages over matrices as here but takes the unsquared norm);
+ * - `transformGradients` updates the smoothed importance of every entry from the step's gradients
+ *   (Eq. 8–9) and returns the gradients unchanged;
+ * - `afterStep` follows the cubic budget schedule (Eq. 14): every deltaT steps it scores each triplet
+ *   (Eq. 10–11) and zeroes the E entries of the lowest-scoring ones over all matrices, keeping the
+ *   budget; pruned entries are held at zero after every step until a later pruning keeps them. At
+ *   step totalSteps − tfinal the target budget is allocated once and that mask is fixed (HF's
+ *   rank_pattern).
  *
  * @example
  * const tuned = peft(model, [adalora({ initR: 12, targetR: 4, tinit: 50, tfinal: 100, totalSteps: 1000 })]);
@@ -37,23 +60,33 @@ export const adaloraMethod = definePeftMethod({
   kind: 'reparametrization',
   description: 'AdaLoRA: SVD-form low-rank updates whose singular values are pruned to a budget by smoothed importance (Zhang et al. 2023); mergeable.',
   configSchema: adaloraConfigSchema,
+  hf: adaloraHfFormat,
   apply(model, config): AppliedMethod {
-    const paths = resolveWrappableTargets(model, config.targets, { accept: isLinearLike, method: 'adalora', needs: 'Linear module', suggest: 'attention.query or all-linear' }).map(({ path }) => path);
+    const paths = selectTargets(model, config);
     const layers = wrapTargets(model, paths, (current) => new AdaLoraLinear(current as LinearLike, { r: config.initR, alpha: config.alpha, dropout: config.dropout }));
     const copies = wrapModulesToSave(model, config.modulesToSave, 'adalora');
     const plumbing = wrappedTargetsMethod('adalora', model, [...layers, ...copies]);
-    let finalMask: boolean[][] | undefined;
+    for (const { path, layer } of layers) {
+      const hfName = config.rankPattern ? hfNameOrUndefined(model, path) : undefined;
+      const pattern = hfName === undefined ? undefined : (config.rankPattern?.[`${hfName}.lora_E`] ?? config.rankPattern?.[hfName]);
+      if (pattern && pattern.length === layer.r) layer.maskRanks(pattern);
+    }
+    /** Steps done (from afterStep) and the schedule length, so transformGradients knows the phase. */
+    let stepsDone = 0;
+    let knownTotalSteps = config.totalSteps;
+    /** Set at step totalSteps − tfinal: the target allocation, fixed from then on. */
+    let finalized = false;
+    let stateTensors: tf.Tensor[] = [];
 
     const scheduleAt = (step: number, totalSteps: number) =>
       budgetAt(step, { initialBudget: config.initR * layers.length, targetBudget: config.targetR * layers.length, tinit: config.tinit, tfinal: config.tfinal, totalSteps, deltaT: config.deltaT });
-    const maskToBudget = (budget: number): boolean[][] => {
+    const maskToBudget = (budget: number): void => {
       const scores = layers.map(({ layer }) => Array.from(layer.tripletScores()));
       const threshold = pruningThreshold(scores.flat(), budget);
-      const keep = scores.map((row) => row.map((score) => score > threshold));
-      layers.forEach(({ layer }, i) => layer.maskRanks(keep[i]!));
-      return keep;
+      layers.forEach(({ layer }, i) => layer.maskRanks(scores[i]!.map((score) => score > threshold)));
     };
-    const importanceKeys = () => Object.assign({}, ...layers.map(({ path, layer }) => layer.importanceState(path))) as Record<string, tf.Tensor>;
+    const isImportanceKey = (key: string) => key.includes('.importance.');
+    const isMaskKey = (key: string) => key.endsWith('.rankMask') || key === 'adalora.finalized';
 
     return {
       ...plumbing,
@@ -62,6 +95,14 @@ export const adaloraMethod = definePeftMethod({
           const gaps = layers.flatMap(({ layer }) => [orthogonalityGap(layer.loraA.value as tf.Tensor2D), orthogonalityGap(tf.transpose(layer.loraB.value) as tf.Tensor2D)]);
           return tf.mul(tf.div(tf.addN(gaps), gaps.length), config.orthRegWeight) as tf.Scalar;
         });
+      },
+      transformGradients(gradients) {
+        // HF's update_and_allocate smooths importance only before step totalSteps − tfinal.
+        const step = stepsDone + 1;
+        if (!finalized && (knownTotalSteps === undefined || step < knownTotalSteps - config.tfinal)) {
+          layers.forEach(({ layer }) => layer.updateImportance(gradients, config.beta1, config.beta2));
+        }
+        return gradients;
       },
       afterStep(info: StepInfo) {
         const totalSteps = config.totalSteps ?? info.totalSteps;
@@ -72,23 +113,41 @@ export const adaloraMethod = definePeftMethod({
             allowed: `tinit + tfinal < ${totalSteps}`,
           });
         }
-        if (info.step < totalSteps - config.tfinal) layers.forEach(({ layer }) => layer.updateImportance(info.gradients, config.beta1, config.beta2));
-        const point = scheduleAt(info.step, totalSteps);
-        if (point.final) {
-          finalMask ??= maskToBudget(point.budget);
-          layers.forEach(({ layer }, i) => layer.maskRanks(finalMask![i]!));
-        } else if (point.mask) maskToBudget(point.budget);
+        stepsDone = info.step;
+        knownTotalSteps = totalSteps;
+        if (!finalized && info.step >= totalSteps - config.tfinal) {
+          maskToBudget(config.targetR * layers.length);
+          finalized = true;
+        } else if (!finalized && scheduleAt(info.step, totalSteps).mask) {
+          maskToBudget(scheduleAt(info.step, totalSteps).budget);
+        } else layers.forEach(({ layer }) => layer.reapplyMask());
       },
-      state: () => ({
-        ...plumbing.state(),
-        ...importanceKeys(),
-        ...(finalMask ? { finalMask: tf.tensor2d(finalMask.map((row) => row.map(Number)), [layers.length, config.initR]) } : {}),
-      }),
+      state() {
+        tf.dispose(stateTensors);
+        stateTensors = [...layers.map(({ layer }) => tf.tensor1d(layer.rankMask.map(Number))), tf.scalar(finalized ? 1 : 0)];
+        return {
+          ...plumbing.state(),
+          ...(Object.assign({}, ...layers.map(({ path, layer }) => layer.importanceState(path))) as Record<string, tf.Tensor>),
+          ...Object.fromEntries(layers.map(({ path }, i) => [`${path}.rankMask`, stateTensors[i]!])),
+          'adalora.finalized': stateTensors[layers.length]!,
+        };
+      },
       load(state) {
-        const importance = Object.keys(state).filter((key) => key.includes('.importance.'));
-        plumbing.load(Object.fromEntries(Object.entries(state).filter(([key]) => key !== 'finalMask' && !importance.includes(key))));
-        for (const { path, layer } of layers) layer.loadImportance(path, state);
-        finalMask = state.finalMask ? (state.finalMask.arraySync() as number[][]).map((row) => row.map((value) => value === 1)) : undefined;
+        plumbing.load(Object.fromEntries(Object.entries(state).filter(([key]) => !isImportanceKey(key) && !isMaskKey(key))));
+        for (const { path, layer } of layers) {
+          layer.loadImportance(path, state);
+          const mask = state[`${path}.rankMask`];
+          if (mask) layer.maskRanks(Array.from(mask.dataSync()).map((value) => value === 1));
+        }
+        finalized = state['adalora.finalized']?.dataSync()[0] === 1;
+      },
+      exportHf: () => exportAdaloraHf(model, config, layers, knownTotalSteps, copies),
+      loadHf: (tensors) => loadAdaloraHf(model, config, layers, tensors),
+      remove() {
+        tf.dispose(stateTensors);
+        stateTensors = [];
+        for (const { path, layer } of layers) layer.loadImportance(path, {});
+        plumbing.remove?.();
       },
     };
   },

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LoraLinear } from '../lora/layer';
+import { krona } from '../krona/method';
 import { lora, loraMethod } from '../lora/method';
 import { addWeightedAdapter } from './weighted-adapter';
 
@@ -105,7 +106,7 @@ describe('addWeightedAdapter', () => {
     model.dispose();
   });
 
-  it('refuses unknown adapters, wrong weights, different ranks for linear, and non-LoRA adapters', () => {
+  it('refuses unknown adapters, wrong weights, different ranks or negative weights for linear, other targets and non-LoRA adapters', () => {
     const { model, tuned } = twoAdapters();
     const field = (fn: () => void) => {
       try {
@@ -121,7 +122,11 @@ describe('addWeightedAdapter', () => {
     expect(field(() => addWeightedAdapter(tuned, { adapters: ['a', 'b'], weights: [1, 1], name: 'x', combinationType: 'svd', svdRank: 99 }))).toBe('svdRank');
     tuned.addAdapter('ffn', [lora({ r: 2, targets: { roles: ['ffn.up'] } })]);
     expect(field(() => addWeightedAdapter(tuned, { adapters: ['a', 'ffn'], weights: [1, 1], name: 'x', combinationType: 'cat' }))).toBe('adapters');
-    expect(tuned.adapterNames()).toEqual(['a', 'b', 'ffn']);
+    tuned.addAdapter('kron', [krona({ targets: { roles: ['ffn.down'] } })]);
+    expect(field(() => addWeightedAdapter(tuned, { adapters: ['a', 'kron'], weights: [1, 1], name: 'x', combinationType: 'cat' }))).toBe('adapters');
+    tuned.addAdapter('a2', [lora({ r: 2 })]);
+    expect(field(() => addWeightedAdapter(tuned, { adapters: ['a', 'a2'], weights: [1, -1], name: 'x', combinationType: 'linear' }))).toBe('weights');
+    expect(tuned.adapterNames()).toEqual(['a', 'b', 'ffn', 'kron', 'a2']);
     model.dispose();
   });
 

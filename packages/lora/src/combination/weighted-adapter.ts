@@ -25,10 +25,11 @@ export interface WeightedAdapterOptions {
  * - 'cat': A = [w_1 s_1 A_1, …] and B = [B_1; …] concatenated along the rank (rank Σ r_i), so
  *   ΔW = Σ w_i s_i A_i B_i exactly.
  * - 'linear': A = Σ √(w_i s_i) A_i and B = Σ √(w_i s_i) B_i (equal ranks required). As in HF PEFT
- *   this is not Σ w_i ΔW_i: the cross terms A_i B_j stay; it is exact for one adapter.
+ *   this is not Σ w_i ΔW_i: the cross terms A_i B_j stay; it is exact for one adapter. Weights ≥ 0.
  * - 'svd': ΔW = Σ w_i s_i A_i B_i per target, truncated to `svdRank` by SVD: A = U_r, B = diag(σ_r)·V_rᵀ
  *   (HF's B = U·S, A = Vh in its [out, in] layout); exact when svdRank ≥ rank(ΔW).
- * Our A is [in, r] and B [r, out] (HF's lora_A and lora_B transposed).
+ * Our A is [in, r] and B [r, out] (HF's lora_A and lora_B transposed). Unlike HF, one adapter keeps
+ * the combinationType asked for (HF switches to 'linear'); 'cat' of one adapter is its exact w·ΔW.
  */
 export function addWeightedAdapter(peftModel: PeftModel<any>, options: WeightedAdapterOptions): void {
   const { adapters, weights, name, combinationType } = options;
@@ -61,6 +62,10 @@ export function addWeightedAdapter(peftModel: PeftModel<any>, options: WeightedA
   if (combinationType === 'linear' && ranks.some((rank) => rank !== ranks[0])) {
     throw new PeftError('invalid-argument', `'linear' needs equal ranks; got ${ranks.join(', ')}. Use 'cat' or 'svd'.`, { field: 'combinationType', value: 'linear', allowed: ['cat', 'svd'] });
   }
+  // Checked before any tensor is built: HF's math.sqrt(w·s) fails the same way (s > 0).
+  if (combinationType === 'linear' && weights.some((weight) => weight < 0)) {
+    throw new PeftError('invalid-argument', `'linear' takes √(w·s): weights must be ≥ 0; got [${weights.join(', ')}]. Use 'cat' or 'svd' for negative weights.`, { field: 'weights', value: [...weights], allowed: 'non-negative weights' });
+  }
   const maxRank = Math.min(...perAdapter[0]!.map(({ layer }) => Math.min(layer.inFeatures, layer.outFeatures)));
   const rank = combinationType === 'cat' ? ranks.reduce((sum, r) => sum + r, 0) : combinationType === 'linear' ? ranks[0]! : (options.svdRank ?? Math.max(...ranks));
   if (combinationType === 'svd' && (!Number.isInteger(rank) || rank < 1 || rank > maxRank)) {
@@ -77,9 +82,6 @@ export function addWeightedAdapter(peftModel: PeftModel<any>, options: WeightedA
       }
       if (combinationType === 'linear') {
         const factor = (layer: LoraLinear, i: number) => Math.sqrt(weights[i]! * layer.scaling);
-        if (layers.some((layer, i) => !Number.isFinite(factor(layer, i)))) {
-          throw new PeftError('invalid-argument', "'linear' takes √(w·s): weights must be ≥ 0.", { field: 'weights', value: [...weights], allowed: 'non-negative weights' });
-        }
         return { a: tf.addN(layers.map((layer, i) => tf.mul(a(layer), factor(layer, i)))), b: tf.addN(layers.map((layer, i) => tf.mul(b(layer), factor(layer, i)))) };
       }
       const delta = tf.addN(layers.map((layer, i) => tf.mul(tf.matMul(a(layer), b(layer)), weights[i]! * layer.scaling))) as tf.Tensor2D;
