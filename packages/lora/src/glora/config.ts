@@ -17,6 +17,8 @@ export const gloraConfigSchema = z.strictObject({
   r: z.number().int().positive().default(4),
   /** Which linears (default query and value, as LoRA). */
   targets: targetSelectorSchema.default({ roles: ['attention.query', 'attention.value'] }),
+  /** Linears trained in full beside the method, typically the task head (`{ roles: ['head'] }`, HF's modules_to_save), as trainable copies. */
+  modulesToSave: targetSelectorSchema.optional(),
   /** A: W0 ⊙ A scales the frozen weight entrywise (low-rank, per output unit, one scalar, or off). */
   a: z.enum(GLORA_MATRIX_VARIANTS).default('lora'),
   /** B: added to the weight (low-rank, per output unit, one scalar, or off). */

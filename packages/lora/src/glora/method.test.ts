@@ -22,6 +22,8 @@ describeConformance({
 
 describeConformance({ name: 'glora scalars and vectors on every linear', methods: () => [glora({ a: 'scalar', b: 'vector', c: 'lora', d: 'scalar', e: 'scalar', targets: { roles: ['all-linear'] } })] });
 
+describeConformance({ name: 'glora with the head trained (modulesToSave)', methods: () => [glora({ r: 2, modulesToSave: { roles: ['head'] } })] });
+
 /** Plain-JS reference of Eq. 10 in the [in, out] layout, from the layer's own parameter values. */
 function reference(layer: GloraLinear, x: number[][]): number[][] {
   const W = layer.base.weight.value.arraySync() as number[][];

@@ -1,4 +1,5 @@
 import { Linear, definePeftMethod, resolveWrappableTargets, type AppliedMethod } from '@peftjs/core';
+import { wrapModulesToSave } from '../shared/modules-to-save';
 import { wrapTargets, wrappedTargetsMethod } from '../shared/wrapped-targets';
 import { gloraConfigSchema } from './config';
 import { GloraLinear } from './layer';
@@ -20,7 +21,8 @@ export const gloraMethod = definePeftMethod({
   configSchema: gloraConfigSchema,
   apply(model, config): AppliedMethod {
     const paths = resolveWrappableTargets(model, config.targets, { accept: (module) => module instanceof Linear, method: 'glora', needs: 'Linear module', suggest: 'attention.query or all-linear' }).map(({ path }) => path);
-    return wrappedTargetsMethod('glora', model, wrapTargets(model, paths, (current) => new GloraLinear(current as Linear, config)));
+    const layers = wrapTargets(model, paths, (current) => new GloraLinear(current as Linear, config));
+    return wrappedTargetsMethod('glora', model, [...layers, ...wrapModulesToSave(model, config.modulesToSave, 'glora')]);
   },
 });
 

@@ -19,6 +19,8 @@ export const kronaConfigSchema = z.strictObject({
   scale: z.number().positive().default(1),
   /** Which Linear modules get an update (roles, path globs, layers, excludes). Default: query and value. */
   targets: targetSelectorSchema.default({ roles: [...KRONA_DEFAULT_ROLES] }),
+  /** Linears trained in full beside the method, typically the task head (`{ roles: ['head'] }`, HF's modules_to_save), as trainable copies. */
+  modulesToSave: targetSelectorSchema.optional(),
 });
 
 export type KronaConfigInput = z.input<typeof kronaConfigSchema>;

@@ -10,6 +10,8 @@ beforeAll(async () => {
   await tf.ready();
 });
 
+describeConformance({ name: 'krona with the head trained (modulesToSave)', methods: () => [krona({ modulesToSave: { roles: ['head'] } })] });
+
 describeConformance({
   name: 'krona (default targets: query, value; most square factors)',
   methods: () => [krona()],

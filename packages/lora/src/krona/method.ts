@@ -1,4 +1,5 @@
 import { definePeftMethod, resolveWrappableTargets, type AppliedMethod, type Module } from '@peftjs/core';
+import { wrapModulesToSave } from '../shared/modules-to-save';
 import { wrapTargets, wrappedTargetsMethod } from '../shared/wrapped-targets';
 import { kronaConfigSchema } from './config';
 import { KronaLinear, type KronaLinearLike } from './layer';
@@ -23,7 +24,7 @@ export const kronaMethod = definePeftMethod({
   apply(model, config): AppliedMethod {
     const options = { inFactor: config.inFactor, outFactor: config.outFactor, scale: config.scale };
     const targets = wrapTargets(model, selectTargets(model, config.targets), (current) => new KronaLinear(current as KronaLinearLike, options));
-    return wrappedTargetsMethod('krona', model, targets);
+    return wrappedTargetsMethod('krona', model, [...targets, ...wrapModulesToSave(model, config.modulesToSave, 'krona')]);
   },
 });
 

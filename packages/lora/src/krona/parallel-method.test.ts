@@ -19,6 +19,8 @@ describeConformance({
   ],
 });
 
+describeConformance({ name: 'krona-res with the head trained (modulesToSave)', methods: () => [kronaRes({ modulesToSave: { roles: ['head'] } })], mergeable: false });
+
 describe('KronaParallelFfn', () => {
   it('adds s·x·(A ⊗ B) + λ·x to the FFN output, A ⊗ B materialised in plain JS', () => {
     const model = createConformanceBert();

@@ -1,10 +1,14 @@
 import { PeftError, definePeftMethod, resolveWrappableTargets, targetSelectorSchema, z, type AppliedMethod, type Parameter, type Sublayer, type tf } from '@peftjs/core';
+import { wrapModulesToSave } from '../shared/modules-to-save';
+import { keyedParameters, unwrapTargets } from '../shared/wrapped-targets';
 import { KronaParallelFfn } from './parallel-ffn';
 
 /** Config of KronA^B_res. Every field has a default. */
 export const kronaResConfigSchema = z.strictObject({
   /** The FFN sublayers to run the adapter beside (role 'ffn' modules); default every block's. */
   targets: targetSelectorSchema.default({ roles: ['ffn'] }),
+  /** Linears trained in full beside the method, typically the task head (`{ roles: ['head'] }`, HF's modules_to_save), as trainable copies. */
+  modulesToSave: targetSelectorSchema.optional(),
   /** Rows a1 of the square factor A [a1, a1]; must divide the hidden size. Default the divisor nearest √hidden from below. */
   factor: z.number().int().min(1).optional(),
   /** The fixed scale s of the Kronecker term. */
@@ -36,12 +40,15 @@ export const kronaResMethod = definePeftMethod({
     const paths = resolveWrappableTargets(model, config.targets, { accept: (module) => module.role === 'ffn', method: 'krona-res', needs: "FFN sublayer (role 'ffn')", suggest: 'ffn' }).map(({ path }) => path);
     const options = { ...(config.factor !== undefined ? { factor: config.factor } : {}), scale: config.scale };
     const layers = paths.map((path) => ({ path, layer: model.replaceModule(path, (current) => new KronaParallelFfn(current as Sublayer, hiddenSize, options)) }));
-    const keyed = (): Array<[string, Parameter]> => layers.flatMap(({ path, layer }) => layer.ownNamedParameters().map(([name, parameter]): [string, Parameter] => [`${path}.${name}`, parameter]));
+    const copies = wrapModulesToSave(model, config.modulesToSave, 'krona-res');
+    const keyed = (): Array<[string, Parameter]> => keyedParameters([...layers, ...copies]);
     return {
       name: 'krona-res',
-      claims: layers.map(({ path }) => ({ kind: 'wrap' as const, path })),
+      claims: [...layers, ...copies].map(({ path }) => ({ kind: 'wrap' as const, path })),
       parameters: () => keyed().map(([, parameter]) => parameter),
-      setEnabled: (enabled) => layers.forEach(({ layer }) => (layer.enabled = enabled)),
+      setEnabled(enabled) {
+        for (const { layer } of [...layers, ...copies]) layer.enabled = enabled;
+      },
       state: () => Object.fromEntries(keyed().map(([key, parameter]) => [key, parameter.value as tf.Tensor])),
       load(state) {
         const expected = new Map(keyed());
@@ -58,6 +65,7 @@ export const kronaResMethod = definePeftMethod({
         for (const [key, parameter] of expected) parameter.assign(state[key]!);
       },
       remove() {
+        unwrapTargets(model, copies);
         for (const { path, layer } of [...layers].reverse()) {
           model.replaceModule(path, () => layer.inner);
           for (const [, parameter] of layer.ownNamedParameters()) parameter.dispose();

@@ -14,8 +14,7 @@ export interface TargetWrapper extends Module<any, any> {
  * strict state loading (missing, unexpected or mis-shaped keys load nothing) and removal.
  */
 export function wrappedTargetsMethod(name: string, model: Module<any, any>, targets: ReadonlyArray<{ path: string; layer: TargetWrapper }>): AppliedMethod {
-  const keyed = (): Array<[string, Parameter]> =>
-    targets.flatMap(({ path, layer }) => layer.ownNamedParameters().map(([parameterName, parameter]): [string, Parameter] => [`${path}.${parameterName}`, parameter]));
+  const keyed = () => keyedParameters(targets);
   return {
     name,
     claims: targets.map(({ path }) => ({ kind: 'wrap' as const, path })),
@@ -40,6 +39,11 @@ export function wrappedTargetsMethod(name: string, model: Module<any, any>, targ
     },
     remove: () => unwrapTargets(model, targets),
   };
+}
+
+/** The wrappers' own parameters keyed `<path>.<name>`, in target order. */
+export function keyedParameters(targets: ReadonlyArray<{ path: string; layer: Module<any, any> }>): Array<[string, Parameter]> {
+  return targets.flatMap(({ path, layer }) => layer.ownNamedParameters().map(([parameterName, parameter]): [string, Parameter] => [`${path}.${parameterName}`, parameter]));
 }
 
 /** Unmerges and replaces each wrapper by the module it holds (last first), disposing the wrapper's parameters. */
