@@ -1,4 +1,4 @@
-import { createBert, createRegistry, loadPeft, peft, PeftError, setGlobalSeed, tf, type Batch } from '@peftjs/core';
+import { createBert, createRegistry, loadPeft, type Linear, peft, PeftError, setGlobalSeed, tf, type Batch } from '@peftjs/core';
 import { conformanceBatch, createConformanceBert, describeConformance, disposeBatch } from '@peftjs/core/testing';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,19 +32,19 @@ describe('channel-scale', () => {
     const tuned = peft(model, [channelScale({ targets: { paths: ['encoder.layers.0.ffn.down'] } })]);
     const layer = tuned.model.getModule<ChannelScaleLinear>('encoder.layers.0.ffn.down');
     expect(layer).toBeInstanceOf(ChannelScaleLinear);
-    layer.scale.assign(tf.linspace(0.5, 2, layer.outFeatures));
+    layer.scaleOf().assign(tf.linspace(0.5, 2, layer.outFeatures));
     const x = tf.randomNormal([2, layer.inFeatures], 0, 1, 'float32', 3);
-    const w = layer.base.weight.value.arraySync() as number[][];
-    const b = layer.base.bias!.value.arraySync() as number[];
-    const s = layer.scale.value.arraySync() as number[];
+    const w = (layer.base as Linear).weight.value.arraySync() as number[][];
+    const b = (layer.base as Linear).bias!.value.arraySync() as number[];
+    const s = layer.scaleOf().value.arraySync() as number[];
     const xs = x.arraySync() as number[][];
     const expected = xs.map((row) => s.map((sj, j) => sj * (row.reduce((acc, xi, i) => acc + xi * w[i]![j]!, 0) + b[j]!)));
     const actual = layer.forward(x).arraySync() as number[][];
     actual.forEach((row, r) => row.forEach((v, j) => expect(v).toBeCloseTo(expected[r]![j]!, 4)));
-    layer.merge();
-    const merged = layer.base.weight.value.arraySync() as number[][];
+    layer.mergeAdapter('default');
+    const merged = (layer.base as Linear).weight.value.arraySync() as number[][];
     expect(merged[3]![5]).toBeCloseTo(w[3]![5]! * s[5]!, 6);
-    expect((layer.base.bias!.value.arraySync() as number[])[5]).toBeCloseTo(b[5]! * s[5]!, 6);
+    expect(((layer.base as Linear).bias!.value.arraySync() as number[])[5]).toBeCloseTo(b[5]! * s[5]!, 6);
     model.dispose();
   });
 

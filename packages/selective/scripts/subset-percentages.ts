@@ -5,9 +5,9 @@
  * optimizer holds) against changed (entries that differ from the base), head included.
  * Run: pnpm exec tsx packages/selective/scripts/subset-percentages.ts
  */
-import { createBert, peft, resolveTargets, setGlobalSeed, tf, train, type BertConfigInput, type MethodConfig, type Module } from '@peftjs/core';
+import { createBert, headParameters, peft, resolveTargets, setGlobalSeed, tf, train, type BertConfigInput, type MethodConfig, type Module } from '@peftjs/core';
 import { conformanceBatch, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
-import { BITFIT_SUBSETS, bitfit, countEntries, headParameters, lnTuning, resolveBitFitSubset } from '../src/index';
+import { BITFIT_SUBSETS, bitfit, countEntries, lnTuning, resolveBitFitSubset } from '../src/index';
 
 const ENCODERS: Record<string, BertConfigInput> = {
   'reference BERT (hidden 64, 2 layers)': { hiddenSize: 64, numLayers: 2, numHeads: 4, vocabSize: 1000, maxPositions: 128 },

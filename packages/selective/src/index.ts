@@ -1,6 +1,3 @@
-export * from './selection/selected-tensor';
-export * from './selection/applied-selection';
-export * from './selection/head-parameters';
 export * from './bitfit/config';
 export * from './bitfit/layer';
 export * from './bitfit/subsets';

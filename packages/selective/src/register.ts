@@ -1,4 +1,4 @@
-import { registerMethod } from '@peftjs/core';
+import { declarePackage, registerMethod } from '@peftjs/core';
 import { bitFitMethod } from './bitfit/method';
 import { diffFitMethod } from './difffit/method';
 import { farMethod } from './far/method';
@@ -6,6 +6,7 @@ import { layerSelectionMethod } from './layer-selection/method';
 import { lnTuningMethod } from './ln-tuning/method';
 import { tokenSftMethod } from './token-sft/method';
 
+declarePackage({ packageName: '@peftjs/selective', methods: ['bitfit', 'ln-tuning', 'layer-selection', 'token-sft', 'difffit', 'far'], hfPeftTypes: ['LN_TUNING'] });
 registerMethod(bitFitMethod);
 registerMethod(lnTuningMethod);
 registerMethod(layerSelectionMethod);

@@ -1,4 +1,4 @@
-import { BUILTIN_METHOD_PACKAGES, defaultRegistry, type MethodKind, type MethodRegistry } from '@peftjs/core';
+import { defaultRegistry, type MethodKind, type MethodRegistry } from '@peftjs/core';
 import { FULL_FINE_TUNING } from '../report/results';
 
 /** The first-party family packages whose `register` entry the bench imports when they are installed. */
@@ -55,9 +55,7 @@ export function listMethods(registry: MethodRegistry = defaultRegistry): MethodL
   ];
 }
 
-/** Built-in method names that are known but whose package is not registered, with that package. */
+/** Method names a loaded package declares but has not registered (not built yet), with that package. */
 export function unregisteredBuiltinMethods(registry: MethodRegistry = defaultRegistry): Array<{ name: string; packageName: string }> {
-  return Object.entries(BUILTIN_METHOD_PACKAGES)
-    .filter(([name]) => !registry.has(name))
-    .map(([name, packageName]) => ({ name, packageName }));
+  return registry.declarations().flatMap((declaration) => declaration.methods.filter((name) => !registry.has(name)).map((name) => ({ name, packageName: declaration.packageName })));
 }

@@ -1,4 +1,4 @@
-import { BUILTIN_METHOD_PACKAGES, PeftError, defaultRegistry, type MethodConfig, type MethodKind, type MethodRegistry, type PeftMethod } from '@peftjs/core';
+import { PeftError, defaultRegistry, type MethodConfig, type MethodKind, type MethodRegistry, type PeftMethod } from '@peftjs/core';
 import { FULL_FINE_TUNING } from '../report/results';
 
 /**
@@ -48,7 +48,7 @@ function resolveMethodName(name: string, registry: MethodRegistry, field: string
   if (name === FULL_FINE_TUNING) return { name, configs: [] };
   if (!registry.has(name)) {
     const registered = [FULL_FINE_TUNING, ...registry.list().map((method) => method.name)];
-    const packageName = BUILTIN_METHOD_PACKAGES[name];
+    const packageName = registry.providerOf(name);
     const hint = packageName ? ` "${name}" is provided by ${packageName}, which is not installed or not registered: add it to your dependencies.` : '';
     throw new PeftError('unknown-method', `Invalid ${field}: unknown method "${name}".${hint} Registered: ${registered.join(', ')}.`, {
       field,

@@ -20,7 +20,9 @@ export function leanAdd<T extends tf.Tensor>(a: T, b: tf.Tensor): T {
   const leadingAxes = Array.from({ length: lead }, (_, axis) => axis);
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
     value: tf.add(args[0] as tf.Tensor, args[1] as tf.Tensor),
-    gradFunc: (dy: tf.Tensor) => [dy, lead === 0 ? dy : tf.sum(dy, leadingAxes)],
+    // Two distinct tensors: the engine disposes each input's gradient after accumulating it, so the
+    // same dy handed out twice breaks when both inputs lead back to one tensor (y + f(y)).
+    gradFunc: (dy: tf.Tensor) => [dy, lead === 0 ? tf.clone(dy) : tf.sum(dy, leadingAxes)],
   }));
   return op(a, b) as T;
 }

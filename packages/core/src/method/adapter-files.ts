@@ -15,7 +15,7 @@ import {
   methodTensorPrefix,
   type AdapterManifest,
 } from './adapter-manifest';
-import type { AdapterMethodEntry } from './peft-model';
+import type { AdapterMethodEntry } from './adapter-entry';
 
 export interface SaveAdapterOptions {
   /** Which adapter to save. Default: the active one. */

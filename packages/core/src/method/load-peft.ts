@@ -5,6 +5,7 @@ import { loadSafetensors } from '../io/safetensors-file';
 import type { tf } from '../nn/tf';
 import { ADAPTER_CONFIG_FILE, ADAPTER_MANIFEST_FORMAT, ADAPTER_WEIGHTS_FILE, adapterManifestSchema, methodTensorPrefix } from './adapter-manifest';
 import { configErrorFromZod } from './config-error';
+import { checkStateKeys } from './kit/strict-state';
 import type { AnyModule, AnyPeftMethod } from './erased-types';
 import { DEFAULT_ADAPTER_NAME, peft, type AdapterMethodEntry, type PeftModel, type PeftOptions } from './peft-model';
 import { defaultRegistry, type MethodRegistry } from './registry';
@@ -14,17 +15,6 @@ export interface LoadPeftOptions extends PeftOptions {
   /** Where saved method names are looked up. Default: the default registry. */
   registry?: MethodRegistry;
 }
-
-/** HF PEFT's `peft_type` -> the package that provides a method for it, for error messages. */
-const HF_PEFT_TYPE_PACKAGES: Readonly<Record<string, string>> = {
-  LORA: '@peftjs/lora',
-  ADALORA: '@peftjs/lora',
-  IA3: '@peftjs/adapters',
-  PROMPT_TUNING: '@peftjs/prompts',
-  PREFIX_TUNING: '@peftjs/prompts',
-  P_TUNING: '@peftjs/prompts',
-  LN_TUNING: '@peftjs/selective',
-};
 
 /**
  * Loads a saved adapter onto a base model: looks each method up in the registry, re-applies it
@@ -118,7 +108,7 @@ async function readManifestAdapter(dir: string, json: unknown, registry: MethodR
 async function readHfAdapter(dir: string, hfConfig: Record<string, unknown>, peftType: string, registry: MethodRegistry): Promise<SavedAdapter> {
   const method = registry.list().find((candidate) => candidate.hf?.peftType === peftType);
   if (!method?.hf) {
-    const packageName = HF_PEFT_TYPE_PACKAGES[peftType];
+    const packageName = registry.hfProviderOf(peftType);
     throw new PeftError(
       'unknown-method',
       `No registered method reads HF PEFT adapters of peft_type "${peftType}".` + (packageName ? ` It is provided by ${packageName}: add \`import '${packageName}/register'\`.` : ''),
@@ -143,27 +133,9 @@ async function readHfAdapter(dir: string, hfConfig: Record<string, unknown>, pef
 
 /** Checks the saved keys and shapes against what the method holds now, then loads. */
 function loadChecked(applied: AppliedMethod, method: AnyPeftMethod, saved: Record<string, tf.Tensor>): void {
-  const expected = applied.state();
-  const missing = Object.keys(expected).filter((key) => !(key in saved));
-  const extra = Object.keys(saved).filter((key) => !(key in expected));
-  const wrongShape = Object.keys(expected).filter((key) => key in saved && !sameShape(saved[key]!.shape, expected[key]!.shape));
-  if (missing.length || extra.length || wrongShape.length) {
-    const parts = [
-      missing.length ? `missing ${missing.slice(0, 6).join(', ')}` : '',
-      extra.length ? `unexpected ${extra.slice(0, 6).join(', ')}` : '',
-      ...wrongShape.slice(0, 6).map((key) => `${key} has shape [${saved[key]!.shape.join(', ')}], expected [${expected[key]!.shape.join(', ')}]`),
-    ].filter(Boolean);
-    throw new PeftError('checkpoint-mismatch', `The saved tensors of "${method.name}" do not fit the model: ${parts.join('; ')}.`, {
-      field: `${method.name}.state`,
-      value: [...missing, ...extra, ...wrongShape],
-      allowed: Object.keys(expected).map((key) => `${key} [${expected[key]!.shape.join(', ')}]`),
-    });
-  }
+  const expected = new Map(Object.entries(applied.state()).map(([key, tensor]) => [key, tensor.shape] as const));
+  checkStateKeys(method.name, expected, saved);
   applied.load(saved);
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((dimension, i) => dimension === b[i]);
 }
 
 function disposeAll(tensors: Record<string, tf.Tensor>): void {

@@ -1,18 +1,22 @@
-import { PeftError, describeValue } from '../errors/peft-error';
+import { PeftError } from '../errors/peft-error';
+import { modelInfoOf } from '../models/model-info';
 import type { ModelInputs, ModelOutput, TaskModel, TaskType } from '../models/types';
 import type { Parameter } from '../nn/parameter';
 import type { tf } from '../nn/tf';
 import { BaseSnapshot } from '../report/base-snapshot';
 import { formatParameterReport } from '../report/format-parameter-report';
 import { parameterReport, type ParameterReport } from '../report/parameter-report';
+import { DEFAULT_ADAPTER_NAME, type AdapterMethodEntry } from './adapter-entry';
 import { saveAdapter, type SaveAdapterOptions } from './adapter-files';
 import { ClaimLedger } from './claim-ledger';
-import type { AnyModule, AnyPeftMethod } from './erased-types';
+import { mergedError, requireSetEnabled, validateApplied, validateMethodConfigs, withRollback } from './composition-checks';
+import type { AnyModule } from './erased-types';
+import { canMergeEntry, mergeInOrder, requireMergeable } from './merge-transaction';
 import { forwardMixedBatch, type MixedBatchHost } from './mixed-batch';
-import { ParameterBackup, isAllFinite } from './parameter-backup';
+import { ParameterBackup } from './parameter-backup';
 import type { AppliedMethod, MethodConfig } from './types';
 
-export const DEFAULT_ADAPTER_NAME = 'default';
+export { DEFAULT_ADAPTER_NAME, type AdapterMethodEntry } from './adapter-entry';
 
 export interface PeftOptions {
   /** Name of the adapter the methods form (HF PEFT's `adapter_name`). Default 'default'. */
@@ -22,16 +26,6 @@ export interface PeftOptions {
    * Default true; turn off for large models where the copy costs too much memory.
    */
   trackChanges?: boolean;
-}
-
-/** A method applied as part of an adapter: its config and what `apply` returned. */
-export interface AdapterMethodEntry {
-  readonly method: AnyPeftMethod;
-  readonly config: unknown;
-  readonly applied: AppliedMethod;
-  readonly adapterName: string;
-  /** Position in its adapter (application order). */
-  readonly index: number;
 }
 
 /**
@@ -158,32 +152,41 @@ export class PeftModel<M extends AnyModule = AnyModule> {
    * support `setEnabled`.
    */
   addAdapter(name: string, methods: readonly MethodConfig[]): void {
-    if (typeof name !== 'string' || name === '') throw new PeftError('invalid-argument', `Adapter names must be non-empty strings; got ${describeValue(name)}.`, { field: 'adapterName', value: name, allowed: 'a non-empty string' });
+    if (typeof name !== 'string' || name === '' || name.includes('.')) {
+      throw new PeftError('invalid-argument', `Adapter names must be non-empty strings without dots; got ${JSON.stringify(name)}.`, { field: 'adapterName', value: name, allowed: 'a non-empty string without dots' });
+    }
     if (this.adapters.has(name)) {
       throw new PeftError('invalid-argument', `An adapter named "${name}" already exists.`, { field: 'adapterName', value: name, allowed: `a name other than ${this.adapterNames().join(', ')}` });
     }
     if (this.merged) throw mergedError('add an adapter');
     validateMethodConfigs(methods);
+    const isFirst = this.adapters.size === 0;
+    if (!isFirst) requireSetEnabled(this.entries(), `add adapter "${name}" beside the active one`);
+    // The new adapter is applied with the others switched off and frozen, so what it selects and
+    // snapshots is the base model, and the parameters the active adapter trains are not taken as its.
+    if (!isFirst) this.switchOff(this.active);
     const entries: AdapterMethodEntry[] = [];
     try {
+      const model = modelInfoOf(this.model);
       for (const [index, { method, config }] of methods.entries()) {
-        const applied = method.apply(this.model, config, { adapterName: name });
+        const applied = method.apply(this.model, config, { adapterName: name, ...(model ? { model } : {}), earlier: entries.map((entry) => entry.applied) });
         validateApplied(applied, method);
         entries.push({ method, config, applied, adapterName: name, index });
         this.claims.add(applied.claims, { methodName: method.name, index, adapterName: name });
       }
-      const isFirst = this.adapters.size === 0;
       if (!isFirst) requireSetEnabled(entries, `add adapter "${name}" beside the active one`);
       this.adapters.set(name, entries);
       if (isFirst) this.active = name;
-      else {
-        for (const entry of entries) entry.applied.setEnabled!(false);
-        this.syncTrainable();
-      }
+      else for (const entry of entries) entry.applied.setEnabled!(false);
     } catch (error) {
       this.adapters.delete(name);
       this.claims.removeAdapter(name);
       throw withRollback(error, entries);
+    } finally {
+      if (!isFirst) {
+        for (const entry of this.entries()) entry.applied.setEnabled!(this.enabled);
+        this.syncTrainable();
+      }
     }
   }
 
@@ -265,7 +268,7 @@ export class PeftModel<M extends AnyModule = AnyModule> {
 
   /** Whether every method of the active adapter can merge. */
   canMerge(): boolean {
-    return this.entries().every((entry) => typeof entry.applied.merge === 'function' && typeof entry.applied.unmerge === 'function');
+    return this.entries().every(canMergeEntry);
   }
 
   /**
@@ -309,6 +312,14 @@ export class PeftModel<M extends AnyModule = AnyModule> {
     await saveAdapter(this.adapterEntries(options.adapterName ?? this.active), dir, options);
   }
 
+  /** Disables an adapter's methods and freezes their parameters. */
+  private switchOff(name: string): void {
+    for (const entry of this.adapterEntries(name)) {
+      entry.applied.setEnabled!(false);
+      for (const parameter of entry.applied.parameters()) parameter.trainable = false;
+    }
+  }
+
   private setEnabled(enabled: boolean): void {
     if (this.merged) throw mergedError(enabled ? 'enable' : 'disable');
     const entries = this.entries();
@@ -330,102 +341,3 @@ export class PeftModel<M extends AnyModule = AnyModule> {
   }
 }
 
-function mergeInOrder(entries: readonly AdapterMethodEntry[], backup: ParameterBackup): void {
-  const done: AdapterMethodEntry[] = [];
-  for (const entry of entries) {
-    const before = backup.mark();
-    try {
-      entry.applied.merge!();
-      done.push(entry);
-      const broken = backup.changedSince(before).filter((parameter) => !isAllFinite(parameter.variable));
-      if (broken.length) {
-        throw new PeftError('merge-not-finite', `Merging "${entry.method.name}" made ${broken.length} weight tensor(s) non-finite; the merge was rolled back.`, {
-          field: 'merge',
-          value: entry.method.name,
-          allowed: 'finite adapter weights',
-        });
-      }
-    } catch (error) {
-      for (const merged of done.reverse()) {
-        try {
-          merged.applied.unmerge!();
-        } catch {
-          // The weights are restored from the backup below either way.
-        }
-      }
-      backup.restore();
-      throw error;
-    }
-  }
-}
-
-function requireMergeable(entries: readonly AdapterMethodEntry[]): void {
-  const names = entries.filter((entry) => typeof entry.applied.merge !== 'function' || typeof entry.applied.unmerge !== 'function').map((entry) => entry.method.name);
-  if (names.length) {
-    throw new PeftError('not-mergeable', `Cannot merge: method(s) ${names.join(', ')} cannot be folded into the base weights (no merge/unmerge).`, {
-      field: 'methods',
-      value: names,
-      allowed: 'methods that support merge (e.g. reparametrizations, scaling vectors, selective methods)',
-    });
-  }
-}
-
-function requireSetEnabled(entries: readonly AdapterMethodEntry[], action: string): void {
-  const names = entries.filter((entry) => typeof entry.applied.setEnabled !== 'function').map((entry) => entry.method.name);
-  if (names.length) {
-    throw new PeftError('not-implemented', `Cannot ${action}: method(s) ${names.join(', ')} cannot be turned on and off (no setEnabled).`, {
-      field: 'methods',
-      value: names,
-      allowed: 'methods that support setEnabled',
-    });
-  }
-}
-
-function mergedError(action: string): PeftError {
-  return new PeftError('invalid-argument', `Cannot ${action} while the adapter is merged; call unmerge() first.`, { field: 'merged', value: true, allowed: [String(false)] });
-}
-
-function validateMethodConfigs(methods: readonly MethodConfig[]): void {
-  if (!Array.isArray(methods) || methods.length === 0) {
-    throw new PeftError('invalid-argument', `peft() takes a non-empty list of configured methods (e.g. [lora({ r: 8 })]); got ${describeValue(methods)}.`, {
-      field: 'methods',
-      value: methods,
-      allowed: 'a non-empty array of MethodConfig',
-    });
-  }
-  methods.forEach((entry, i) => {
-    if (typeof entry?.method?.apply !== 'function') {
-      const hint = typeof entry === 'function' ? ' (call the method: lora({ ... }), not lora)' : '';
-      throw new PeftError('invalid-argument', `methods[${i}] is not a configured method${hint}.`, { field: `methods.${i}`, value: entry, allowed: 'a MethodConfig made by calling a method' });
-    }
-  });
-}
-
-function validateApplied(applied: AppliedMethod, method: AnyPeftMethod): void {
-  const ok = typeof applied === 'object' && applied !== null && typeof applied.parameters === 'function' && Array.isArray(applied.claims) && typeof applied.state === 'function' && typeof applied.load === 'function';
-  if (!ok) {
-    throw new PeftError('invalid-argument', `Method "${method.name}" (${method.packageName}) returned an invalid applied method from apply().`, {
-      field: `${method.name}.apply`,
-      value: applied,
-      allowed: 'an AppliedMethod with parameters(), claims, state() and load()',
-    });
-  }
-}
-
-/** Removes what was applied (reverse order) so a failed composition leaves the model as it was, where methods allow it. */
-function withRollback(error: unknown, applied: readonly AdapterMethodEntry[]): unknown {
-  const notRemovable = applied.filter((entry) => typeof entry.applied.remove !== 'function').map((entry) => entry.method.name);
-  if (notRemovable.length === 0) {
-    for (const entry of [...applied].reverse()) entry.applied.remove!();
-    return error;
-  }
-  if (PeftError.isInstance(error)) {
-    return new PeftError(error.code, `${error.message} The model was left modified: method(s) ${notRemovable.join(', ')} cannot be removed; rebuild the base model.`, {
-      field: error.field,
-      value: error.value,
-      allowed: error.allowed,
-      cause: error,
-    });
-  }
-  return error;
-}

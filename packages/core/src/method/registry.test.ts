@@ -37,17 +37,22 @@ describe('createRegistry', () => {
     expect(() => registry.register({ name: 'x' } as never)).toThrow(/definePeftMethod/);
   });
 
-  it('names the package and the register import for an unknown built-in method', () => {
+  it('names the package a declaration says provides an unknown method, and knows nothing of families otherwise', () => {
     const registry = createRegistry([biasOnly]);
+    expect(caught(() => registry.get('lora')).message).not.toContain('@peftjs/lora');
+    registry.declarePackage({ packageName: '@peftjs/lora', methods: ['lora', 'dora'], hfPeftTypes: ['LORA'] });
+    registry.declarePackage({ packageName: '@acme/vera', methods: ['acme/vera'] });
     const error = caught(() => registry.get('lora'));
     expect(error.code).toBe('unknown-method');
     expect(error.message).toContain('Unknown PEFT method "lora"');
     expect(error.message).toContain("import '@peftjs/lora/register'");
     expect(error.message).toContain('Registered: test/bias-only');
-    expect(caught(() => registry.get('houlsby')).message).toContain('@peftjs/adapters');
-    expect(caught(() => registry.get('bitfit')).message).toContain("import '@peftjs/selective/register'");
-    expect(caught(() => registry.get('prefix-tuning')).message).toContain('@peftjs/prompts');
-    expect(caught(() => registry.get('child-tuning')).message).toContain('@peftjs/sparse-mask');
+    expect(caught(() => registry.get('acme/vera')).message).toContain("import '@acme/vera/register'");
+    expect(registry.providerOf('dora')).toBe('@peftjs/lora');
+    expect(registry.providerOf('test/bias-only')).toBe(biasOnly.packageName);
+    expect(registry.hfProviderOf('LORA')).toBe('@peftjs/lora');
+    expect(registry.hfProviderOf('IA3')).toBeUndefined();
+    expect(caught(() => registry.declarePackage({ packageName: '', methods: [] })).code).toBe('invalid-argument');
   });
 
   it('uses the package hint (from a manifest) for third-party names, and says what to do without one', () => {

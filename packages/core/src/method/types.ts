@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ModelInfo } from '../models/model-info';
 import type { Batch, ModelOutput } from '../models/types';
 import type { Module } from '../nn/module';
 import type { Parameter } from '../nn/parameter';
@@ -30,6 +31,13 @@ export interface SlotClaim {
 export interface ApplyContext {
   /** The adapter name this application belongs to (HF PEFT's `adapter_name`, default 'default'). */
   adapterName: string;
+  /**
+   * What the model says about itself (sizes, task, where its slots are); undefined for a module
+   * tree that does not describe itself. Use `requireModelInfo(context, method)` where a method needs it.
+   */
+  model?: ModelInfo;
+  /** The methods applied before this one in the same adapter (a gate finds what it gates here). */
+  earlier?: readonly AppliedMethod[];
 }
 
 /** What `calibrate` gets: batches and a way to run the model on them. */
@@ -68,6 +76,8 @@ export interface AppliedMethod {
   afterStep?(info: StepInfo): void;
   /** Folds the method into the base weights. Absent means "cannot merge" (a typed error at the PeftModel). */
   merge?(): void;
+  /** Whether merge can run now (e.g. false once a gate scales the contribution). Default: merge is present. */
+  canMerge?(): boolean;
   /** Undoes merge. */
   unmerge?(): void;
   /** Turns the method's effect on or off without removing it. */

@@ -175,12 +175,12 @@ describe('BertModel', () => {
     expect(model.taskLoss(output, labels, batch.attentionMask).dataSync()[0]).toBeCloseTo(expected, 5);
 
     const prompt = Object.assign(
-      new (class extends Module<[number], tf.Tensor> {
+      new (class extends Module<[{ batchSize: number }], tf.Tensor> {
         constructor() {
           super();
           this.registerParameter('table', new Parameter(randomTensor([1, 3, 8], 2)));
         }
-        forward(batchSize: number) {
+        forward({ batchSize }: { batchSize: number }) {
           return tf.tile(this.parameter('table').value, [batchSize, 1, 1]);
         }
       })(),
@@ -222,8 +222,8 @@ describe('BertModel', () => {
     const model = createBert(tiny);
     const batch = inputs();
     const prefix = Object.assign(
-      new (class extends Module<[number], PrefixKeyValue> {
-        forward(batchSize: number): PrefixKeyValue {
+      new (class extends Module<[{ batchSize: number }], PrefixKeyValue> {
+        forward({ batchSize }: { batchSize: number }): PrefixKeyValue {
           return { key: tf.zeros([batchSize, 2, 8]), value: tf.zeros([batchSize, 2, 8]) };
         }
       })(),

@@ -14,14 +14,14 @@ beforeAll(async () => {
 });
 
 /** A prompt provider with a trainable table [P, hidden]. */
-class TablePrompt extends Module<[number], tf.Tensor> {
+class TablePrompt extends Module<[{ batchSize: number }], tf.Tensor> {
   readonly length: number;
   constructor(table: tf.Tensor) {
     super();
     this.length = table.shape[0]!;
     this.registerParameter('table', new Parameter(table));
   }
-  forward(batchSize: number): tf.Tensor {
+  forward({ batchSize }: { batchSize: number }): tf.Tensor {
     return tf.tidy(() => tf.tile(this.parameter('table').value.expandDims(0), [batchSize, 1, 1]));
   }
 }
@@ -120,7 +120,7 @@ describe('Embeddings', () => {
     const inputIds = tf.tensor2d(ids, undefined, 'int32');
     const tokenTypeIds = tf.tensor2d(types, undefined, 'int32');
     const variables = embeddings.namedParameters().map(([name, p]) => [name, p.variable] as const);
-    expect(variables.map(([name]) => name)).toEqual(['word.weight', 'position.weight', 'tokenType.weight', 'norm.gamma', 'norm.beta', 'prompt.table']);
+    expect(variables.map(([name]) => name)).toEqual(['word.weight', 'position.weight', 'tokenType.weight', 'norm.gamma', 'norm.beta', 'prompt.prompt.table']);
     expect(checkGradients(() => weightedSum(embeddings.forward({ inputIds, tokenTypeIds })), variables, { samples: 6 })).toBe(36);
   });
 });

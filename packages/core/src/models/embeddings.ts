@@ -4,6 +4,7 @@ import { Embedding } from '../nn/embedding';
 import { LayerNorm } from '../nn/layer-norm';
 import { Module } from '../nn/module';
 import { tf } from '../nn/tf';
+import { PromptChain } from './prompt-chain';
 import type { PromptProvider } from './slots';
 
 export interface EmbeddingsOptions {
@@ -61,15 +62,25 @@ export class Embeddings extends Module<[inputs: EmbeddingsInputs], tf.Tensor> {
     this.registerModule('dropout', new Dropout(options.dropout));
   }
 
-  /** The prompt slot's provider, if a method filled it. */
-  get prompt(): PromptProvider | undefined {
-    return this.maybeChild<PromptProvider>('prompt');
+  /** The prompt slot (a chain of providers), if a method filled it. */
+  get prompt(): PromptChain | undefined {
+    return this.maybeChild<PromptChain>('prompt');
   }
 
-  /** Fills (or, with undefined, empties) the prompt slot. */
+  /** The prompt slot, created empty on first use; methods add their providers to it. */
+  promptSlot(): PromptChain {
+    return this.prompt ?? this.attach('prompt', new PromptChain(this.hiddenSize));
+  }
+
+  /** Removes the prompt slot when no provider is left in it. */
+  releasePromptSlot(): void {
+    if (this.prompt?.isEmpty) this.removeChild('prompt');
+  }
+
+  /** Makes `provider` the slot's only provider (undefined empties the slot). */
   setPrompt(provider: PromptProvider | undefined): void {
-    if (provider) this.registerModule('prompt', provider);
-    else this.removeChild('prompt');
+    this.removeChild('prompt');
+    if (provider) this.promptSlot().add('prompt', provider);
   }
 
   /** Number of soft tokens the prompt slot prepends (0 when empty). */
@@ -85,11 +96,8 @@ export class Embeddings extends Module<[inputs: EmbeddingsInputs], tf.Tensor> {
       let words = this.child('word').forward(inputIds);
       const prompt = this.prompt;
       let promptLength = 0;
-      if (prompt) {
-        const soft = prompt.forward(batch);
-        if (soft.rank !== 3 || soft.shape[0] !== batch || soft.shape[2] !== this.hiddenSize) {
-          invalidArgument('prompt output shape', soft.shape, `[${batch}, P, ${this.hiddenSize}]`);
-        }
+      if (prompt && prompt.length > 0) {
+        const soft = prompt.forward({ batchSize: batch, inputIds });
         promptLength = soft.shape[1]!;
         words = tf.concat([soft, words], 1);
       }

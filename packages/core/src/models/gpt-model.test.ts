@@ -96,12 +96,12 @@ describe('GptModel', () => {
     const batch = inputs();
     const plain = model.forward(batch);
     const prompt = Object.assign(
-      new (class extends Module<[number], tf.Tensor> {
+      new (class extends Module<[{ batchSize: number }], tf.Tensor> {
         constructor() {
           super();
           this.registerParameter('table', new Parameter(randomTensor([1, 2, 8], 5)));
         }
-        forward(batchSize: number) {
+        forward({ batchSize }: { batchSize: number }) {
           return tf.tile(this.parameter('table').value, [batchSize, 1, 1]);
         }
       })(),

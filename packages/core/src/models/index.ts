@@ -19,3 +19,7 @@ export * from './hf-module-names';
 export * from './reference-transformer';
 export * from './bert-model';
 export * from './gpt-model';
+export * from './model-info';
+export * from './slot-chain';
+export * from './prefix-chain';
+export * from './prompt-chain';

@@ -15,7 +15,7 @@ beforeAll(async () => {
 type Matrix = number[][];
 
 /** A prefix provider with fixed (or trainable) key/value rows [1, P, hidden], tiled over the batch. */
-class FixedPrefix extends Module<[number], PrefixKeyValue> {
+class FixedPrefix extends Module<[{ batchSize: number }], PrefixKeyValue> {
   readonly length: number;
   constructor(key: tf.Tensor, value: tf.Tensor) {
     super();
@@ -23,7 +23,7 @@ class FixedPrefix extends Module<[number], PrefixKeyValue> {
     this.registerParameter('key', new Parameter(key));
     this.registerParameter('value', new Parameter(value));
   }
-  forward(batchSize: number): PrefixKeyValue {
+  forward({ batchSize }: { batchSize: number }): PrefixKeyValue {
     return {
       key: tf.tile(this.parameter('key').value, [batchSize, 1, 1]),
       value: tf.tile(this.parameter('value').value, [batchSize, 1, 1]),
@@ -188,7 +188,7 @@ describe('MultiHeadAttention', () => {
     const plain = attention.forward(x, {});
     const provider = (k: tf.Tensor, v: tf.Tensor, length: number) =>
       Object.assign(
-        new (class extends Module<[number], PrefixKeyValue> {
+        new (class extends Module<[{ batchSize: number }], PrefixKeyValue> {
           forward(): PrefixKeyValue {
             return { key: k, value: v };
           }

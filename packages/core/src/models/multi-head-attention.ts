@@ -4,7 +4,8 @@ import { Linear } from '../nn/linear';
 import { Module } from '../nn/module';
 import { tf } from '../nn/tf';
 import { additiveAttentionMask } from './attention-mask';
-import type { LayerContext, PrefixKeyValue, PrefixProvider } from './slots';
+import { PrefixChain } from './prefix-chain';
+import type { LayerContext, PrefixProvider } from './slots';
 
 export interface MultiHeadAttentionOptions {
   hiddenSize: number;
@@ -60,15 +61,25 @@ export class MultiHeadAttention extends Module<[hidden: tf.Tensor, context: Laye
     this.registerModule('outputDropout', new Dropout(options.outputDropout));
   }
 
-  /** The prefix slot's provider, if a method filled it. */
-  get prefix(): PrefixProvider | undefined {
-    return this.maybeChild<PrefixProvider>('prefix');
+  /** The prefix slot (a chain of providers), if a method filled it. */
+  get prefix(): PrefixChain | undefined {
+    return this.maybeChild<PrefixChain>('prefix');
   }
 
-  /** Fills (or, with undefined, empties) the prefix slot. */
+  /** The prefix slot, created empty on first use; methods add their providers to it. */
+  prefixSlot(): PrefixChain {
+    return this.prefix ?? this.attach('prefix', new PrefixChain(this.numHeads, this.headDim));
+  }
+
+  /** Removes the prefix slot when no provider is left in it, so an empty slot costs nothing. */
+  releasePrefixSlot(): void {
+    if (this.prefix?.isEmpty) this.removeChild('prefix');
+  }
+
+  /** Makes `provider` the slot's only provider (undefined empties the slot). */
   setPrefix(provider: PrefixProvider | undefined): void {
-    if (provider) this.registerModule('prefix', provider);
-    else this.removeChild('prefix');
+    this.removeChild('prefix');
+    if (provider) this.prefixSlot().add('prefix', provider);
   }
 
   forward(hidden: tf.Tensor, context: LayerContext): tf.Tensor {
@@ -79,10 +90,10 @@ export class MultiHeadAttention extends Module<[hidden: tf.Tensor, context: Laye
       let keys = key!;
       let values = value!;
       const prefix = this.prefix;
-      if (prefix) {
-        const rows = prefix.forward(batch);
-        keys = tf.concat([this.prefixHeads(rows.key, batch, 'key'), keys], 2);
-        values = tf.concat([this.prefixHeads(rows.value, batch, 'value'), values], 2);
+      if (prefix && prefix.length > 0) {
+        const rows = prefix.forward({ batchSize: batch, hidden, ...(context.attentionMask ? { attentionMask: context.attentionMask } : {}) });
+        keys = tf.concat([rows.key, keys], 2);
+        values = tf.concat([rows.value, values], 2);
       }
       const keyLength = keys.shape[2]!;
       let scores = tf.div(tf.matMul(query!, keys, false, true), Math.sqrt(this.headDim));
@@ -104,11 +115,5 @@ export class MultiHeadAttention extends Module<[hidden: tf.Tensor, context: Laye
   private splitHeads(x: tf.Tensor): tf.Tensor {
     const [batch, length] = x.shape as [number, number, number];
     return x.reshape([batch, length, this.numHeads, this.headDim]).transpose([0, 2, 1, 3]);
-  }
-
-  private prefixHeads(rows: PrefixKeyValue['key'], batch: number, field: 'key' | 'value'): tf.Tensor {
-    if (rows.rank === 4 && rows.shape[0] === batch && rows.shape[1] === this.numHeads && rows.shape[3] === this.headDim) return rows;
-    if (rows.rank === 3 && rows.shape[0] === batch && rows.shape[2] === this.hiddenSize) return this.splitHeads(rows);
-    return invalidArgument(`prefix.${field}.shape`, rows.shape, `[${batch}, ${this.numHeads}, P, ${this.headDim}] or [${batch}, P, ${this.hiddenSize}]`);
   }
 }

@@ -3,6 +3,7 @@ import { Module } from '../nn/module';
 import { tf } from '../nn/tf';
 import { extendPaddingMask } from './attention-mask';
 import type { Embeddings } from './embeddings';
+import type { DescribedModel, ModelInfo } from './model-info';
 import type { LayerModule, LayerRunner } from './slots';
 import type { TransformerStack } from './transformer-stack';
 import type { ModelInputs, ModelOutput, TaskModel, TaskType } from './types';
@@ -12,14 +13,53 @@ import type { ModelInputs, ModelOutput, TaskModel, TaskType } from './types';
  * -> task head, one forward inside tf.tidy, every returned tensor owned by the caller.
  * Subclasses build the children and say how the head reads the last hidden state.
  */
-export abstract class ReferenceTransformer extends Module<[inputs: ModelInputs], ModelOutput> implements TaskModel {
+export abstract class ReferenceTransformer extends Module<[inputs: ModelInputs], ModelOutput> implements TaskModel, DescribedModel {
   abstract readonly task: TaskType;
+  /** The architecture fields every reference model's parsed config has. */
+  abstract readonly config: {
+    vocabSize: number;
+    hiddenSize: number;
+    numLayers: number;
+    numHeads: number;
+    intermediateSize: number;
+    maxPositions: number;
+    preLayerNorm: boolean;
+    numLabels?: number;
+  };
   /** The stack's child name: `encoder` (BERT) or `decoder` (GPT-2). */
   protected abstract readonly stackName: 'encoder' | 'decoder';
 
   constructor() {
     super();
     this.role = 'model';
+  }
+
+  /** What methods may know about this model: sizes, task and where each extension point is. */
+  modelInfo(): ModelInfo {
+    const c = this.config;
+    const layers = this.layers().map((_, i) => `${this.stackName}.layers.${i}`);
+    const hasHead = this.maybeChild('head') !== undefined;
+    return {
+      architecture: this.stackName === 'encoder' ? 'encoder' : 'decoder',
+      task: this.task,
+      hiddenSize: c.hiddenSize,
+      numHeads: c.numHeads,
+      headDim: c.hiddenSize / c.numHeads,
+      numLayers: c.numLayers,
+      intermediateSize: c.intermediateSize,
+      vocabSize: c.vocabSize,
+      maxPositions: c.maxPositions,
+      preLayerNorm: c.preLayerNorm,
+      ...(this.task === 'sequence-classification' || this.task === 'regression' || this.task === 'token-classification' ? { numLabels: c.numLabels } : {}),
+      paths: {
+        layers,
+        attention: layers.map((path) => `${path}.attention`),
+        ffn: layers.map((path) => `${path}.ffn`),
+        embeddings: 'embeddings',
+        stack: this.stackName,
+        ...(hasHead ? { head: 'head' } : {}),
+      },
+    };
   }
 
   get embeddings(): Embeddings {

@@ -31,22 +31,39 @@ export interface PrefixKeyValue {
   value: tf.Tensor;
 }
 
+/** What a prefix provider is asked with: the attention sublayer's input, for providers that depend on it. */
+export interface PrefixRequest {
+  batchSize: number;
+  /** The attention sublayer's input hidden states [batch, seq, hidden] (gates read them). */
+  hidden: tf.Tensor;
+  /** The layer's padding mask [batch, seq], when there is one. */
+  attentionMask?: tf.Tensor;
+}
+
 /**
- * The attention `prefix` slot (child named `prefix`): extra key/value rows prepended to that
- * layer's keys and values, every query may attend to them (the mask is extended with ones).
- * Prefix tuning (Li & Liang, "Prefix-Tuning", §4) and its gated variants fill it.
+ * A provider of the attention `prefix` slot: extra key/value rows prepended to that layer's keys
+ * and values, which every query may attend to (the mask is extended with ones). Prefix tuning
+ * (Li & Liang, "Prefix-Tuning", §4) and its gated variants are providers. The slot itself is a
+ * PrefixChain that holds several providers in order.
  */
-export type PrefixProvider = Module<[batchSize: number], PrefixKeyValue> & {
+export type PrefixProvider = Module<[request: PrefixRequest], PrefixKeyValue> & {
   /** Number of prefix rows P. */
   readonly length: number;
 };
 
+/** What a prompt provider is asked with. */
+export interface PromptRequest {
+  batchSize: number;
+  /** The token ids the soft tokens are prepended to, int32 [batch, seq]. */
+  inputIds: tf.Tensor;
+}
+
 /**
- * The embeddings `prompt` slot (child named `prompt`): soft tokens [batch, length, hidden]
- * prepended to the word embeddings (Lester et al., "The Power of Scale for Parameter-Efficient
- * Prompt Tuning", §2). Prompt tuning, P-tuning, SPoT and IPT fill it.
+ * A provider of the embeddings `prompt` slot: soft tokens [batch, length, hidden] prepended to the
+ * word embeddings (Lester et al., "The Power of Scale for Parameter-Efficient Prompt Tuning", §2).
+ * Prompt tuning, P-tuning, SPoT and IPT are providers; the slot is a PromptChain.
  */
-export type PromptProvider = Module<[batchSize: number], tf.Tensor> & {
+export type PromptProvider = Module<[request: PromptRequest], tf.Tensor> & {
   /** Number of soft tokens P. */
   readonly length: number;
 };

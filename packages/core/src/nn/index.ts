@@ -7,3 +7,4 @@ export * from './embedding';
 export * from './layer-norm';
 export * from './dropout';
 export * from './activations';
+export * from './contribution-gate';

@@ -1,8 +1,20 @@
 import { adapterTensors, safetensorsFileBytes } from '../method/adapter-files';
-import type { AnyModule } from '../method/erased-types';
-import type { PeftModel } from '../method/peft-model';
+import { canMergeEntry } from '../method/merge-transaction';
+import type { AdapterMethodEntry } from '../method/adapter-entry';
 import type { MethodKind } from '../method/types';
 import type { Parameter } from '../nn/parameter';
+import type { BaseSnapshot } from './base-snapshot';
+
+/** What the report reads from a PeftModel (a narrow view, so the report does not depend on the class). */
+export interface ReportHost {
+  readonly activeAdapter: string;
+  readonly baseSnapshot: BaseSnapshot | undefined;
+  entries(): readonly AdapterMethodEntry[];
+  allParameters(): Parameter[];
+  trainableParameters(): Parameter[];
+  isBaseParameter(parameter: Parameter): boolean;
+  withTemporaryMerge<T>(measure: (merged: boolean) => T): T;
+}
 
 /** One method's share of the report. */
 export interface MethodParameterReport {
@@ -51,7 +63,7 @@ export interface ParameterReport {
 }
 
 /** Counts total, trainable and changed parameters, adapter bytes, and each method's share. */
-export function parameterReport(peftModel: PeftModel<AnyModule>): ParameterReport {
+export function parameterReport(peftModel: ReportHost): ParameterReport {
   const entries = peftModel.entries();
   const all = peftModel.allParameters();
   const total = sum(all);
@@ -76,7 +88,7 @@ export function parameterReport(peftModel: PeftModel<AnyModule>): ParameterRepor
       trainable: sum(parameters.filter((p) => p.trainable)),
       added: sum(parameters.filter((p) => !peftModel.isBaseParameter(p))),
       stateEntries: Object.values(entry.applied.state()).reduce((count, tensor) => count + tensor.size, 0),
-      mergeable: typeof entry.applied.merge === 'function' && typeof entry.applied.unmerge === 'function',
+      mergeable: canMergeEntry(entry),
     };
   });
   return {

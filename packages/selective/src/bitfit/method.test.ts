@@ -1,11 +1,10 @@
-import { Linear, Module, createBert, createRegistry, loadPeft, peft, setGlobalSeed, tf, train, type Batch, type Parameter, type TaskModel } from '@peftjs/core';
+import { type Batch, createBert, createRegistry, Linear, loadPeft, Module, type Parameter, peft, type SelectiveAppliedMethod, setGlobalSeed, type TaskModel, tf, train } from '@peftjs/core';
 import { conformanceBatch, createConformanceBert, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lnTuning } from '../ln-tuning/method';
-import type { SelectiveAppliedMethod } from '../selection/applied-selection';
 import { bitFitMethod, bitfit } from './method';
 import { ZeroBiasLinear } from './layer';
 

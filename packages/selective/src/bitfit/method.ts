@@ -1,6 +1,4 @@
-import { Linear, ROLE_GROUPS, definePeftMethod, resolveTargets, type Module } from '@peftjs/core';
-import { createAppliedSelection, type SelectiveAppliedMethod } from '../selection/applied-selection';
-import { notInHead } from '../selection/head-parameters';
+import { definePeftMethod, fromSelection, Linear, type Module, notInHead, resolveTargets, ROLE_GROUPS, type SelectiveAppliedMethod } from '@peftjs/core';
 import { bitFitConfigSchema } from './config';
 import { ZeroBiasLinear } from './layer';
 import { resolveBitFitSubset } from './subsets';
@@ -31,7 +29,7 @@ export const bitFitMethod = definePeftMethod({
     const wrapped = config.addZeroBiases ? addZeroBiases(model) : [];
     try {
       const subset = resolveBitFitSubset(model, config);
-      return createAppliedSelection({
+      return fromSelection({
         name: 'bitfit',
         model,
         subset,

@@ -1,6 +1,4 @@
-import { Linear, PeftError, ROLE_GROUPS, SeedStream, resolveTargets, type Module, type ParameterTarget, type TargetSelector } from '@peftjs/core';
-import { notInHead } from '../selection/head-parameters';
-import type { TensorSelection } from '../selection/selected-tensor';
+import { Linear, type Module, notInHead, type ParameterTarget, PeftError, resolveTargets, ROLE_GROUPS, SeedStream, type TargetSelector, type TensorSelection } from '@peftjs/core';
 import type { BitFitConfig } from './config';
 
 /** The Linears whose weight matrices the non-bias baselines sample from: the blocks' linears and the pooler. */

@@ -1,6 +1,4 @@
-import { PeftError, definePeftMethod, resolveTargets, tf, type AppliedMethod, type Module, type Sublayer } from '@peftjs/core';
-import { createAppliedSelection } from '../selection/applied-selection';
-import { notInHead } from '../selection/head-parameters';
+import { type AppliedMethod, definePeftMethod, fromSelection, type Module, notInHead, PeftError, resolveTargets, type Sublayer, tf } from '@peftjs/core';
 import { diffFitConfigSchema, type DiffFitConfig } from './config';
 import { ResidualScale } from './residual-scale';
 
@@ -43,7 +41,7 @@ export const diffFitMethod = definePeftMethod({
     const hiddenSize = hiddenSizeOf(model);
     const targets = resolveTargets(model, { roles: [...config.branches], ...(config.layers ? { layers: [...config.layers] } : {}) }, { kind: 'module', field: config.layers ? 'difffit.layers' : 'difffit.branches' });
     const scales: Array<{ path: string; layer: ResidualScale }> = [];
-    const selection = createAppliedSelection({
+    const selection = fromSelection({
       name: 'difffit',
       model,
       subset: trainedTensors(model, config),

@@ -1,5 +1,4 @@
-import { Linear, PeftError, SeedStream, definePeftMethod, resolveWrappableTargets, tf, type AppliedMethod, type CalibrationContext } from '@peftjs/core';
-import { createAppliedSelection } from '../selection/applied-selection';
+import { type AppliedMethod, type CalibrationContext, definePeftMethod, fromSelection, Linear, PeftError, resolveWrappableTargets, SeedStream, tf } from '@peftjs/core';
 import { farConfigSchema } from './config';
 import { topUnits, unitChange, unitsFor } from './select-units';
 import { SplitLinear } from './split-linear';
@@ -44,7 +43,7 @@ export const farMethod = definePeftMethod({
       const units = randomUnits(linear.outFeatures, unitsFor(linear.outFeatures, config.fraction), random);
       return { path, layer: model.replaceModule(path, (current) => new SplitLinear(current as Linear, units)) };
     });
-    const head = createAppliedSelection({ name: 'far', model, subset: [], trainHead: config.trainHead, mergeable: true, allowEmpty: true });
+    const head = fromSelection({ name: 'far', model, subset: [], trainHead: config.trainHead, mergeable: true, allowEmpty: true });
     const sliceParameters = () => layers.flatMap(({ layer }) => [layer.trainedWeight, ...(layer.trainedBias ? [layer.trainedBias] : [])]);
     const keys = (path: string) => ({ units: `${path}.units`, weight: `${path}.trainedWeight`, bias: `${path}.trainedBias` });
 

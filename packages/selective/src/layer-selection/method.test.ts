@@ -1,7 +1,6 @@
-import { peft, tf } from '@peftjs/core';
+import { peft, type SelectiveAppliedMethod, tf } from '@peftjs/core';
 import { createConformanceBert, describeConformance } from '@peftjs/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { SelectiveAppliedMethod } from '../selection/applied-selection';
 import { layerSelection } from './method';
 
 beforeAll(async () => {

@@ -1,6 +1,4 @@
-import { PeftError, ROLE_GROUPS, definePeftMethod, resolveTargets, type Module } from '@peftjs/core';
-import { createAppliedSelection, type SelectiveAppliedMethod } from '../selection/applied-selection';
-import { notInHead } from '../selection/head-parameters';
+import { definePeftMethod, fromSelection, type Module, notInHead, PeftError, resolveTargets, ROLE_GROUPS, type SelectiveAppliedMethod } from '@peftjs/core';
 import { layerSelectionConfigSchema, type LayerSelectionConfig } from './config';
 
 const PART_ROLES: Record<LayerSelectionConfig['parts'], readonly string[]> = {
@@ -31,7 +29,7 @@ export const layerSelectionMethod = definePeftMethod({
     const subset = resolveTargets(model, { roles: [...PART_ROLES[config.parts]], layers }, { kind: 'parameter', field: 'layer-selection' })
       .filter(notInHead(model))
       .map(({ path, parameter }) => ({ path, parameter }));
-    return createAppliedSelection({ name: 'layer-selection', model, subset, trainHead: config.trainHead, mergeable: true });
+    return fromSelection({ name: 'layer-selection', model, subset, trainHead: config.trainHead, mergeable: true });
   },
 });
 

@@ -1,7 +1,6 @@
-import { createGpt, peft, setGlobalSeed, tf, train, type Parameter } from '@peftjs/core';
+import { createGpt, type Parameter, peft, type SelectiveAppliedMethod, setGlobalSeed, tf, train } from '@peftjs/core';
 import { conformanceBatch, createConformanceBert, describeConformance, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { SelectiveAppliedMethod } from '../selection/applied-selection';
 import { lnTuning } from './method';
 
 beforeAll(async () => {

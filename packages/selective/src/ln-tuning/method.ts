@@ -1,6 +1,4 @@
-import { definePeftMethod, resolveTargets } from '@peftjs/core';
-import { createAppliedSelection, type SelectiveAppliedMethod } from '../selection/applied-selection';
-import { notInHead } from '../selection/head-parameters';
+import { definePeftMethod, fromSelection, notInHead, resolveTargets, type SelectiveAppliedMethod } from '@peftjs/core';
 import { lnTuningConfigSchema } from './config';
 
 /**
@@ -29,7 +27,7 @@ export const lnTuningMethod = definePeftMethod({
     const subset = resolveTargets(model, { roles, tensorKinds }, { kind: 'parameter', field: 'ln-tuning.norms' })
       .filter(notInHead(model))
       .map(({ path, parameter }) => ({ path, parameter }));
-    return createAppliedSelection({ name: 'ln-tuning', model, subset, trainHead: config.trainHead, mergeable: true });
+    return fromSelection({ name: 'ln-tuning', model, subset, trainHead: config.trainHead, mergeable: true });
   },
 });
 

@@ -1,6 +1,4 @@
-import { PeftError, ReferenceTransformer, definePeftMethod, type AppliedMethod, type Module, type SlotClaim } from '@peftjs/core';
-import { createAppliedSelection } from '../selection/applied-selection';
-import { notInHead } from '../selection/head-parameters';
+import { type AppliedMethod, definePeftMethod, fromSelection, type Module, notInHead, PeftError, ReferenceTransformer, type SlotClaim } from '@peftjs/core';
 import { tokenSftConfigSchema, type TokenSftConfig } from './config';
 import { TokenSftLayerRunner } from './layer-runner';
 import { TokenSftMeanPooler } from './mean-pooler';
@@ -31,7 +29,7 @@ function trainedSelection(model: ReferenceTransformer, config: TokenSftConfig): 
     .namedParameters()
     .filter(([path, parameter]) => (config.trainEmbeddings || !path.startsWith('embeddings.')) && outsideHead({ path, parameter, module: model, modulePath: '' }))
     .map(([path, parameter]) => ({ path, parameter }));
-  return createAppliedSelection({ name: 'token-sft', model, subset, trainHead: true, mergeable: true });
+  return fromSelection({ name: 'token-sft', model, subset, trainHead: true, mergeable: true });
 }
 
 /**

@@ -1,4 +1,8 @@
-import { PeftError, type AppliedMethod, type Module, type Parameter, type SlotClaim, type tf } from '@peftjs/core';
+import { PeftError } from '../../errors/peft-error';
+import type { Module } from '../../nn/module';
+import type { Parameter } from '../../nn/parameter';
+import type { tf } from '../../nn/tf';
+import type { AppliedMethod, SlotClaim } from '../types';
 import { headParameters } from './head-parameters';
 import { SelectedTensor, type TensorSelection } from './selected-tensor';
 
@@ -23,7 +27,7 @@ export interface SelectiveAppliedMethod extends AppliedMethod {
   summary(): SelectionSummary;
 }
 
-export interface AppliedSelectionOptions {
+export interface SelectionOptions {
   name: string;
   model: Module<any, any>;
   subset: readonly TensorSelection[];
@@ -47,7 +51,7 @@ export interface AppliedSelectionOptions {
  * another selective method took) is left to that method: two methods swapping the same base
  * tensor on disable would restore each other's values.
  */
-export function createAppliedSelection(options: AppliedSelectionOptions): SelectiveAppliedMethod {
+export function fromSelection(options: SelectionOptions): SelectiveAppliedMethod {
   const { name, model } = options;
   const available = options.subset.filter((selection) => !selection.parameter.trainable && (selection.indices === undefined || selection.indices.length > 0));
   if (available.length === 0 && !(options.allowEmpty && options.subset.length === 0)) {

@@ -1,4 +1,5 @@
-import { resolveTargets, type Module, type ParameterTarget } from '@peftjs/core';
+import type { Module } from '../../nn/module';
+import { resolveTargets, type ParameterTarget } from '../selector';
 
 /**
  * The parameters of the task head (modules with role `head`), trained in full when a selective

@@ -1,4 +1,6 @@
-import { PeftError, tf, type Parameter } from '@peftjs/core';
+import { PeftError } from '../../errors/peft-error';
+import type { Parameter } from '../../nn/parameter';
+import { tf } from '../../nn/tf';
 
 /** What a selective method chose to train in one parameter: all of it, or some flat entries. */
 export interface TensorSelection {

@@ -1,4 +1,5 @@
-import { Parameter, tf } from '@peftjs/core';
+import { Parameter } from '../../nn/parameter';
+import { tf } from '../../nn/tf';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SelectedTensor } from './selected-tensor';
 
