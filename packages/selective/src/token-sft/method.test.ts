@@ -11,13 +11,22 @@ beforeAll(async () => {
 const disposables: Array<{ dispose(): void }> = [];
 afterEach(() => disposables.splice(0).forEach((item) => item.dispose()));
 
+/**
+ * Same keys, and every gradient within tolerance of the reference. The comparison only means
+ * something for gradients far above the tolerance: all must be, except the attention key biases
+ * of full fine-tuning (softmax ignores a shift shared by every key, so their true gradient is 0;
+ * one per layer of the 2-layer test model).
+ */
 function expectSameGradients(actual: Record<string, tf.Tensor>, expected: Record<string, tf.Tensor>, tolerance = 1e-5): void {
   expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
+  let tooSmall = 0;
   for (const [name, gradient] of Object.entries(expected)) {
     const difference = tf.tidy(() => tf.max(tf.abs(tf.sub(actual[name]!, gradient))).dataSync()[0]!);
     const scale = tf.tidy(() => tf.max(tf.abs(gradient)).dataSync()[0]!);
+    if (scale < 50 * tolerance) tooSmall++;
     expect(difference, name).toBeLessThanOrEqual(tolerance * Math.max(1, scale));
   }
+  expect(tooSmall, 'gradients too small to compare').toBeLessThanOrEqual(2);
   tf.dispose([...Object.values(actual), ...Object.values(expected)]);
 }
 
@@ -91,9 +100,6 @@ describe('token-sft gradients', () => {
     expect(positions[3]).toEqual([0, 1, 2, 3]);
     const reference = gradientsOf(() => referenceLoss(model, batch, positions), variables);
     expect(Object.keys(sft).length).toBe(variables.length);
-    // The gradients are O(1) and far above the comparison tolerance.
-    const largest = Math.max(...Object.values(reference).map((gradient) => tf.tidy(() => tf.max(tf.abs(gradient)).dataSync()[0]!)));
-    expect(largest).toBeGreaterThan(1e-2);
     expectSameGradients(sft, reference);
     disposables.push(model, { dispose: () => tf.dispose(Object.values(batch)) });
   });
@@ -118,8 +124,6 @@ describe('token-sft gradients', () => {
     };
     const everyPosition = gradientsWhenReading(true);
     const realOnly = gradientsWhenReading(false);
-    const largest = Math.max(...Object.values(realOnly).map((gradient) => tf.tidy(() => tf.max(tf.abs(gradient)).dataSync()[0]!)));
-    expect(largest).toBeGreaterThan(1e-1);
     expectSameGradients(everyPosition, realOnly);
     disposables.push({ dispose: () => tf.dispose([weights, real, ...Object.values(batch)]) });
   });
