@@ -20,7 +20,7 @@ import {
 
 /** What the runner saw on its last run, read by the pooling wrapper of the same forward. */
 export interface TokenSftStepState {
-  /** The positions selected per sequence on the last training run (undefined after an eval run). */
+  /** The positions selected per sequence on the last training run, min(k, real tokens) each (undefined after an eval run). */
   positions: number[][] | undefined;
   /** The 0/1 real-token mask [batch][seq] of the last run (undefined: every position is real). */
   mask: number[][] | undefined;
@@ -171,6 +171,8 @@ function checkBlock(layer: LayerModule, index: number): TransformerBlock {
  * whole (the paper caches only h_G, Eq. 4), so W_k and W_v get no gradient through them either:
  * this is not the same as only detaching the unselected rows of each layer's output.
  * With dropout on, the untaped pass and the taped rows draw separate dropout masks.
+ * The taped rows of a batch form one [batch, width] block (width = the most positions a sequence
+ * selects, ≤ k): a shorter sequence's extra slots hold its padding positions and carry no gradient.
  * Supports bidirectional (BERT-style, post- or pre-LN) blocks; a causal model, a prefix slot or a
  * wrapper around a block's attention is a 'not-implemented' error at the first training forward.
  */
