@@ -91,7 +91,8 @@ def main():
         "bert-seq-cls", "bert", lambda d: BertForSequenceClassification.from_pretrained(d).eval(),
         LNTuningConfig(task_type="SEQ_CLS", target_modules=["LayerNorm"]), 11,
     )
-    # GPT-2's default targets (ln_1, ln_2, ln_f); the head is `score`.
+    # GPT-2's default targets (ln_1, ln_2, ln_f); the head is `score`. HF keeps defaulted target_modules
+    # in a set, so their order in adapter_config.json changes from run to run.
     adapters["gpt2-seq-cls"] = make_adapter(
         "gpt2-seq-cls", "gpt2", lambda d: GPT2ForSequenceClassification.from_pretrained(d).eval(),
         LNTuningConfig(task_type="SEQ_CLS"), 12,
