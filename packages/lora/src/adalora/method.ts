@@ -1,7 +1,7 @@
-import { PeftError, definePeftMethod, resolveWrappableTargets, tf, type AppliedMethod, type Module, type StepInfo } from '@peftjs/core';
+import { PeftError, combineApplied, definePeftMethod, fromWrappers, resolveWrappableTargets, tf, type AppliedMethod, type Module, type StepInfo } from '@peftjs/core';
 import { hfNameOrUndefined, matchesHfTargetModules } from '../lora/hf-format';
 import type { LinearLike } from '../lora/layer';
-import { wrapModulesToSave } from '../shared/modules-to-save';
+import { attachModulesToSave } from '../shared/modules-to-save';
 import { wrapTargets, wrappedTargetsMethod } from '../shared/wrapped-targets';
 import { budgetAt, pruningThreshold } from './budget';
 import { adaloraConfigSchema, type AdaloraConfig } from './config';
@@ -61,11 +61,12 @@ export const adaloraMethod = definePeftMethod({
   description: 'AdaLoRA: SVD-form low-rank updates whose singular values are pruned to a budget by smoothed importance (Zhang et al. 2023); mergeable.',
   configSchema: adaloraConfigSchema,
   hf: adaloraHfFormat,
-  apply(model, config): AppliedMethod {
+  apply(model, config, { adapterName }): AppliedMethod {
     const paths = selectTargets(model, config);
     const layers = wrapTargets(model, paths, (current) => new AdaLoraLinear(current as LinearLike, { r: config.initR, alpha: config.alpha, dropout: config.dropout }));
-    const copies = wrapModulesToSave(model, config.modulesToSave, 'adalora');
-    const plumbing = wrappedTargetsMethod('adalora', model, [...layers, ...copies]);
+    const copyTargets = attachModulesToSave(model, config.modulesToSave, 'adalora', adapterName);
+    const copies = copyTargets.map(({ path, wrapper }) => ({ path, layer: wrapper.forAdapter(adapterName) }));
+    const plumbing = combineApplied('adalora', [wrappedTargetsMethod('adalora', model, layers), fromWrappers('adalora', model, copyTargets, adapterName)]);
     for (const { path, layer } of layers) {
       const hfName = config.rankPattern ? hfNameOrUndefined(model, path) : undefined;
       const pattern = hfName === undefined ? undefined : (config.rankPattern?.[`${hfName}.lora_E`] ?? config.rankPattern?.[hfName]);
