@@ -59,7 +59,7 @@ describe('Fastfood', () => {
     const d = 64;
     const fastfood = new Fastfood(d, 600, 3);
     const columns = tf.tidy(() => tf.stack(Array.from({ length: d }, (_, i) => fastfood.project(tf.oneHot(i, d).toFloat()))));
-    const norms = tf.sum(tf.square(columns), 1).dataSync();
+    const norms = Array.from(tf.sum(tf.square(columns), 1).dataSync());
     const mean = norms.reduce((sum, value) => sum + value, 0) / d;
     expect(fastfood.size).toBe(1024);
     expect(mean).toBeGreaterThan(0.9);
