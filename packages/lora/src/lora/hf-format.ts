@@ -1,4 +1,4 @@
-import { GptModel, PeftError, tf, type HfAdapterFiles, type HfAdapterFormat, type Module, type Parameter, type TaskType } from '@peftjs/core';
+import { GptModel, Linear, PeftError, tf, type HfAdapterFiles, type HfAdapterFormat, type Module, type Parameter, type TaskType } from '@peftjs/core';
 import type { loraConfigSchema} from './config';
 import { type LoraConfig, type LoraConfigInput } from './config';
 import type { LoraEmbedding } from './embedding-layer';
@@ -43,6 +43,51 @@ const HF_TASK_TYPES: Readonly<Record<TaskType, string | null>> = {
 };
 
 type HfNamedModel = Module<any, any> & { hfModuleName(path: string): string; task?: TaskType };
+
+/** HF PEFT's `task_type` for the model's task, or null (no task, or masked LM). */
+export function hfTaskType(model: Module<any, any>): string | null {
+  const task = (model as unknown as Partial<HfNamedModel>).task;
+  return task === undefined ? null : HF_TASK_TYPES[task];
+}
+
+/**
+ * The heads HF PEFT's PeftModelForSequenceClassification and PeftModelForTokenClassification add to
+ * `modules_to_save` on their own (`classifier_module_names`, peft_model.py): they always train them,
+ * and their loaders require the head's tensors in the adapter file.
+ */
+export const HF_CLASSIFIER_MODULE_NAMES = ['classifier', 'score'] as const;
+
+/** A module whose own parameters are written as `modules_to_save` tensors. */
+export interface SavedModule {
+  path: string;
+  layer: Module<any, any>;
+}
+
+/**
+ * What an HF export writes as `modules_to_save`: the method's trainable copies, plus, for a
+ * SEQ_CLS or TOKEN_CLS model whose classifier head is not among them, the head as it stands (HF
+ * PEFT trains it for these tasks and `PeftModel.from_pretrained` fails without its tensors; writing
+ * the current head also makes Python's logits equal ours). A classification model without an
+ * HF-named classifier head is refused before anything is written.
+ */
+export function modulesToSaveForHf(model: Module<any, any>, copies: readonly SavedModule[]): SavedModule[] {
+  const taskType = hfTaskType(model);
+  if (taskType !== 'SEQ_CLS' && taskType !== 'TOKEN_CLS') return [...copies];
+  const isClassifier = (path: string) => {
+    const hfName = hfNameOrUndefined(model, path);
+    return hfName !== undefined && matchesHfTargetModules(HF_CLASSIFIER_MODULE_NAMES, hfName);
+  };
+  if (copies.some(({ path }) => isClassifier(path))) return [...copies];
+  const heads = model.namedModules().filter(([path, module]) => path !== '' && module instanceof Linear && isClassifier(path));
+  if (heads.length === 0) {
+    throw new PeftError('not-implemented', `An HF PEFT ${taskType} adapter must carry the classifier head (HF's loader requires it), and this ${model.constructor.name} has no Linear named ${HF_CLASSIFIER_MODULE_NAMES.join(' or ')}.`, {
+      field: 'modulesToSave',
+      value: copies.map(({ path }) => path),
+      allowed: `a ${taskType} model with an HF-named classifier head`,
+    });
+  }
+  return [...copies, ...heads.map(([path, layer]) => ({ path, layer }))];
+}
 
 function hasHfNames(model: Module<any, any>): model is HfNamedModel {
   return typeof (model as unknown as Partial<HfNamedModel>).hfModuleName === 'function';
@@ -108,12 +153,8 @@ export function exportLoraHf(model: Module<any, any>, config: LoraConfig, target
     if (layer.r !== config.r) rankPattern[hfName] = layer.r;
     if (layer.alpha !== config.alpha) alphaPattern[hfName] = layer.alpha;
   }
-  for (const { path, layer } of copies) {
-    for (const [name, parameter] of layer.ownNamedParameters()) {
-      const transpose = name === 'weight' && !isConv1d(model, path);
-      tensors[`${HF_LORA_KEY_PREFIX}${named.hfModuleName(path)}.${name}`] = transpose ? tf.transpose(parameter.value) : tf.clone(parameter.value);
-    }
-  }
+  const saved = modulesToSaveForHf(model, copies);
+  Object.assign(tensors, modulesToSaveTensors(model, saved));
   const hfConfig: Record<string, unknown> = {
     alpha_pattern: alphaPattern,
     base_model_name_or_path: null,
@@ -125,17 +166,33 @@ export function exportLoraHf(model: Module<any, any>, config: LoraConfig, target
     layers_to_transform: null,
     lora_alpha: config.alpha,
     lora_dropout: config.dropout,
-    modules_to_save: copies.length ? hfTargetModulesOf(named, copies.map(({ path }) => path)) : null,
+    modules_to_save: saved.length ? hfTargetModulesOf(named, saved.map(({ path }) => path)) : null,
     peft_type: 'LORA',
     r: config.r,
     rank_pattern: rankPattern,
     revision: null,
     target_modules: hfTargetModulesOf(named, targets.map(({ path }) => path)),
-    task_type: named.task === undefined ? null : HF_TASK_TYPES[named.task],
+    task_type: hfTaskType(model),
     use_dora: config.useDora,
     use_rslora: config.useRslora,
   };
   return { config: Object.fromEntries(Object.entries(hfConfig).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), tensors };
+}
+
+/**
+ * `modules_to_save` tensors as HF PEFT keys them: `base_model.model.<HF name>.weight` [out, in] and
+ * `.bias` (get_peft_model_state_dict drops the ModulesToSaveWrapper's `modules_to_save.<adapter>`).
+ */
+export function modulesToSaveTensors(model: Module<any, any>, saved: readonly SavedModule[]): Record<string, tf.Tensor> {
+  const named = requireHfNames(model);
+  const tensors: Record<string, tf.Tensor> = {};
+  for (const { path, layer } of saved) {
+    for (const [name, parameter] of layer.ownNamedParameters()) {
+      const transpose = name === 'weight' && !isConv1d(model, path);
+      tensors[`${HF_LORA_KEY_PREFIX}${named.hfModuleName(path)}.${name}`] = transpose ? tf.transpose(parameter.value) : tf.clone(parameter.value);
+    }
+  }
+  return tensors;
 }
 
 /** GPT-2's block projections are HF Conv1D modules (weights [in, out], like ours); its `score` head is an nn.Linear. */
