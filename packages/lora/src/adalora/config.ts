@@ -39,6 +39,11 @@ export const adaloraConfigSchema = z
     rankPattern: z.record(z.string(), z.array(z.boolean())).optional(),
     /** Linears trained in full beside the adapter, typically the task head (`modules_to_save`). */
     modulesToSave: targetSelectorSchema.optional(),
+    /**
+     * HF PEFT's `modules_to_save`, matched against HF module names (`classifier`, `score`); names that
+     * match nothing are skipped, as in HF. Loading an HF adapter sets it; it replaces `modulesToSave`.
+     */
+    hfModulesToSave: z.array(z.string().min(1)).optional(),
   })
   .refine((config) => config.targetR <= config.initR, { message: 'targetR must not exceed initR', path: ['targetR'] });
 

@@ -1,7 +1,7 @@
 import { PeftError, definePeftMethod, resolveWrappableTargets, tf, type AppliedMethod, type Module, type StepInfo } from '@peftjs/core';
 import { hfNameOrUndefined, matchesHfTargetModules } from '../lora/hf-format';
 import type { LinearLike } from '../lora/layer';
-import { wrapModulesToSave } from '../shared/modules-to-save';
+import { wrapHfModulesToSave, wrapModulesToSave } from '../shared/modules-to-save';
 import { wrapTargets, wrappedTargetsMethod } from '../shared/wrapped-targets';
 import { budgetAt, pruningThreshold } from './budget';
 import { adaloraConfigSchema, type AdaloraConfig } from './config';
@@ -64,7 +64,7 @@ export const adaloraMethod = definePeftMethod({
   apply(model, config): AppliedMethod {
     const paths = selectTargets(model, config);
     const layers = wrapTargets(model, paths, (current) => new AdaLoraLinear(current as LinearLike, { r: config.initR, alpha: config.alpha, dropout: config.dropout }));
-    const copies = wrapModulesToSave(model, config.modulesToSave, 'adalora');
+    const copies = config.hfModulesToSave ? wrapHfModulesToSave(model, config.hfModulesToSave) : wrapModulesToSave(model, config.modulesToSave, 'adalora');
     const plumbing = wrappedTargetsMethod('adalora', model, [...layers, ...copies]);
     for (const { path, layer } of layers) {
       const hfName = config.rankPattern ? hfNameOrUndefined(model, path) : undefined;
@@ -142,7 +142,7 @@ export const adaloraMethod = definePeftMethod({
         finalized = state['adalora.finalized']?.dataSync()[0] === 1;
       },
       exportHf: () => exportAdaloraHf(model, config, layers, knownTotalSteps, copies),
-      loadHf: (tensors) => loadAdaloraHf(model, config, layers, tensors),
+      loadHf: (tensors) => loadAdaloraHf(model, config, layers, tensors, copies),
       remove() {
         tf.dispose(stateTensors);
         stateTensors = [];

@@ -1,5 +1,6 @@
 import { Linear, PeftError, resolveTargets, type Module, type TargetSelector } from '@peftjs/core';
 import { TrainableCopyLinear } from '../lora/trainable-copy-linear';
+import { hfNameOrUndefined, matchesHfTargetModules } from '../lora/hf-format';
 import { wrapTargets, type TargetWrapper } from './wrapped-targets';
 
 /**
@@ -14,5 +15,17 @@ export function wrapModulesToSave(model: Module<any, any>, selector: TargetSelec
   if (paths.length === 0) {
     throw new PeftError('selector-no-match', `${method}: modulesToSave matched no Linear module (use e.g. { roles: ["head"] }).`, { field: 'modulesToSave', value: selector, allowed: 'a selector matching Linear modules' });
   }
+  return wrapTargets(model, paths, (current) => new TrainableCopyLinear(current as Linear));
+}
+
+/**
+ * Wraps the Linears whose HF module names match HF PEFT's `modules_to_save` (`classifier`, `score`)
+ * in trainable copies; names that match nothing are skipped, as HF does. For adapters read from HF files.
+ */
+export function wrapHfModulesToSave(model: Module<any, any>, hfNames: readonly string[]): Array<{ path: string; layer: TargetWrapper }> {
+  const paths = model.namedModules().flatMap(([path, module]) => {
+    const hfName = module instanceof Linear && path !== '' ? hfNameOrUndefined(model, path) : undefined;
+    return hfName !== undefined && matchesHfTargetModules(hfNames, hfName) ? [path] : [];
+  });
   return wrapTargets(model, paths, (current) => new TrainableCopyLinear(current as Linear));
 }
