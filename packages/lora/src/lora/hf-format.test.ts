@@ -313,8 +313,11 @@ describe('LoRA in HF PEFT format', () => {
       modules_to_save: ['classifier'],
       base_model_name_or_path: null,
       init_lora_weights: true,
-      // Only layer 1 is targeted, so the leaf names would over-select in HF: full names instead.
-      target_modules: ['bert.encoder.layer.1.attention.self.query', 'bert.encoder.layer.1.intermediate.dense'],
+      // Only layer 1 is targeted: `query` with layers_to_transform [1] selects exactly it; the leaf
+      // `dense` would over-select within layer 1, so that target keeps its full name (HF applies
+      // layers_to_transform to suffix matches only).
+      target_modules: ['bert.encoder.layer.1.intermediate.dense', 'query'],
+      layers_to_transform: [1],
       rank_pattern: { 'bert.encoder.layer.1.intermediate.dense': 3 },
       alpha_pattern: { 'bert.encoder.layer.1.attention.self.query': 6 },
     });
@@ -364,6 +367,60 @@ describe('LoRA in HF PEFT format', () => {
     disposeBatch(batch);
     model.dispose();
     loaded.model.dispose();
+  });
+
+  it.each([
+    { layers_to_transform: [1], layers_pattern: null },
+    { layers_to_transform: 1, layers_pattern: 'layer' },
+    { layers_to_transform: [1], layers_pattern: ['h', 'layer'] },
+  ])('loads an HF adapter with layers_to_transform (%o): only those layers adapted, outputs by hand', async (selection) => {
+    const dir = await tempDir();
+    const entries = BERT_ENTRIES.filter((entry) => entry.hfName.includes('layer.1.'));
+    const known = await writeHfFixture(dir, { ...HF_BERT_CONFIG, ...selection }, entries);
+    const reference = createTestBert();
+    reference.eval();
+    for (const entry of known) addUpdateByHand(reference.getModule<Linear>(entry.path), entry.a, entry.b, 2);
+    const loaded = await loadPeft(createTestBert(), dir, { registry });
+    loaded.model.eval();
+    expect(loaded.model.getModule('encoder.layers.1.attention.query')).toBeInstanceOf(LoraLinear);
+    expect(loaded.model.getModule('encoder.layers.0.attention.query')).not.toBeInstanceOf(LoraLinear);
+    const batch = conformanceBatch(reference);
+    expectMovedFromBase(logits(reference, batch), createTestBert, batch);
+    expectClose(logits(loaded, batch), logits(reference, batch));
+    disposeBatch(batch);
+    reference.dispose();
+    loaded.model.dispose();
+  });
+
+  it('reads GPT-2 layers_pattern "h" with one layer index, and writes leaf names with layers_to_transform back', async () => {
+    const dir = await tempDir();
+    const config = { ...HF_BERT_CONFIG, target_modules: ['c_attn'], fan_in_fan_out: true, task_type: 'CAUSAL_LM', layers_to_transform: 0, layers_pattern: 'h' };
+    const known = await writeHfFixture(dir, config, [{ hfName: 'transformer.h.0.attn.c_attn', path: 'decoder.layers.0.attention.qkv', r: 2, inFeatures: 16, outFeatures: 48 }]);
+    const reference = createTinyGpt();
+    reference.eval();
+    for (const entry of known) addUpdateByHand(reference.getModule<Linear>(entry.path), entry.a, entry.b, 2);
+    const loaded = await loadPeft(createTinyGpt(), dir, { registry });
+    loaded.model.eval();
+    expect(loaded.model.getModule('decoder.layers.1.attention.qkv')).not.toBeInstanceOf(LoraLinear);
+    const batch = conformanceBatch(reference);
+    expectMovedFromBase(logits(reference, batch), createTinyGpt, batch);
+    expectClose(logits(loaded, batch), logits(reference, batch));
+    const exported = loaded.appliedMethods()[0]!.exportHf!();
+    expect(exported.config).toMatchObject({ target_modules: ['c_attn'], layers_to_transform: [0], layers_pattern: null });
+    tf.dispose(Object.values(exported.tensors));
+    disposeBatch(batch);
+    reference.dispose();
+    loaded.model.dispose();
+  });
+
+  it('takes layersToTransform / layersPattern in our config, and refuses layersPattern alone', () => {
+    const model = createTestBert();
+    peft(model, [lora({ r: 2, layersToTransform: [0], layersPattern: 'layer' })]);
+    expect(model.getModule('encoder.layers.0.attention.value')).toBeInstanceOf(LoraLinear);
+    expect(model.getModule('encoder.layers.1.attention.value')).not.toBeInstanceOf(LoraLinear);
+    model.dispose();
+    expect(() => lora.parseConfig({ layersPattern: 'layer' })).toThrowError(expect.objectContaining({ field: 'lora.layersPattern' }));
+    expect(() => lora.parseConfig({ layersToTransform: [0], hfTargetModules: '.*query' })).toThrowError(expect.objectContaining({ field: 'lora.layersToTransform' }));
   });
 
   it('refuses, before writing, a SEQ_CLS export whose model has no HF-named classifier head', async () => {
