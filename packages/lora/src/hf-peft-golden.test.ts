@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdaLoraLinear } from './adalora/layer';
+import type { AdaLoraLinear } from './adalora/layer';
 import { adaloraMethod } from './adalora/method';
 import { LoraLinear } from './lora/layer';
 import { loraMethod } from './lora/method';
