@@ -28,6 +28,11 @@ export const adaloraConfigSchema = z
     beta2: z.number().min(0).lt(1).default(0.85),
     /** Weight of the orthogonality regularizer (`orth_reg_weight`). */
     orthRegWeight: z.number().nonnegative().default(0.5),
+    /**
+     * The norm in the orthogonality regularizer: `frobenius` (‖XᵀX − I‖_F, HF PEFT's
+     * `torch.norm(p="fro")`, the default) or `squared-frobenius` (‖XᵀX − I‖²_F, the paper's Eq. 4).
+     */
+    orthNorm: z.enum(['frobenius', 'squared-frobenius']).default('frobenius'),
     /** Length of the schedule (`total_step`); default the trainer's total steps. */
     totalSteps: z.number().int().positive().optional(),
     /** HF PEFT's `target_modules` (HF module names, a list of names/suffixes or one regular expression); replaces `targets` when set. */
