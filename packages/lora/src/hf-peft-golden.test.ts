@@ -93,6 +93,21 @@ describe('HF PEFT golden fixtures (written by Python)', () => {
     model.dispose();
   });
 
+  it('the adapters we wrote for Python (ours/, checked there by load_ours.py) load back here to our logits', async () => {
+    // ours/adalora-seqcls prunes one target to rank 0: HF keeps [0, in] tensors for it, and so do we.
+    const ours = JSON.parse(await readFile(join(FIXTURES, 'ours', 'expected.json'), 'utf8')) as Record<string, number[]>;
+    expect(Object.keys(ours).sort()).toEqual(['adalora-seqcls', 'lora-auto-head', 'lora-gpt2-h', 'lora-layers-seqcls']);
+    const batch = batchOf(expected);
+    for (const [name, logits] of Object.entries(ours)) {
+      const { model } = name.includes('gpt2') ? await loadHfGpt2(join(FIXTURES, 'gpt2-base')) : await loadHfBert(join(FIXTURES, 'bert-base'));
+      expect(maxDifference(logits, logitsOf(model, batch))).toBeGreaterThan(0.5);
+      const loaded = await loadPeft(model, join(FIXTURES, 'ours', name), { registry });
+      expect(maxDifference(logitsOf(loaded.model, batch), logits)).toBeLessThan(TOLERANCE);
+      model.dispose();
+    }
+    tf.dispose([batch.inputIds, batch.attentionMask!]);
+  });
+
   it('LoRA on GPT-2 c_attn of block 0 only (layers_pattern "h"): Python’s logits', async () => {
     const batch = batchOf(expected);
     const { model } = await loadHfGpt2(join(FIXTURES, 'gpt2-base'));
