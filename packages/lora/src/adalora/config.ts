@@ -35,6 +35,10 @@ export const adaloraConfigSchema = z
     orthNorm: z.enum(['frobenius', 'squared-frobenius']).default('frobenius'),
     /** Length of the schedule (`total_step`); default the trainer's total steps. */
     totalSteps: z.number().int().positive().optional(),
+    /** HF PEFT's `layers_to_transform`: keep only targets in these layers (HF's layer-index rule; see LoRA's `layersToTransform`). */
+    layersToTransform: z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative()).min(1)]).optional(),
+    /** HF PEFT's `layers_pattern`: the name(s) of the layer list in HF module names (`layer`, `h`); needs `layersToTransform`. */
+    layersPattern: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     /** HF PEFT's `target_modules` (HF module names, a list of names/suffixes or one regular expression); replaces `targets` when set. */
     hfTargetModules: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     /**
@@ -50,7 +54,12 @@ export const adaloraConfigSchema = z
      */
     hfModulesToSave: z.array(z.string().min(1)).optional(),
   })
-  .refine((config) => config.targetR <= config.initR, { message: 'targetR must not exceed initR', path: ['targetR'] });
+  .refine((config) => config.targetR <= config.initR, { message: 'targetR must not exceed initR', path: ['targetR'] })
+  .refine((config) => config.layersPattern === undefined || config.layersToTransform !== undefined, { message: 'layersPattern needs layersToTransform (as in HF PEFT)', path: ['layersPattern'] })
+  .refine((config) => config.layersToTransform === undefined || typeof config.hfTargetModules !== 'string', {
+    message: 'layersToTransform cannot be used when hfTargetModules is a regular expression (as in HF PEFT)',
+    path: ['layersToTransform'],
+  });
 
 export type AdaloraConfig = z.output<typeof adaloraConfigSchema>;
 export type AdaloraConfigInput = z.input<typeof adaloraConfigSchema>;

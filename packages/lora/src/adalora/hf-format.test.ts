@@ -224,11 +224,29 @@ describe('AdaLoRA in HF PEFT format', () => {
     expect(files.tensors[`${prefix}.lora_B`]!.arraySync()).toEqual(tf.tidy(() => tf.transpose(layer.loraB.value).arraySync()));
     expect(files.tensors[`${prefix}.lora_E`]!.arraySync()).toEqual([[1], [2], [3]]);
     expect(files.tensors['base_model.model.classifier.weight']!.arraySync()).toEqual(tf.tidy(() => tf.transpose(model.getModule<Linear>('head.classifier').weight.value).arraySync()));
-    expect(files.config).toMatchObject({ rank_pattern: null, modules_to_save: ['classifier'], task_type: 'SEQ_CLS' });
+    expect(files.config).toMatchObject({ rank_pattern: null, modules_to_save: ['classifier'], task_type: 'SEQ_CLS', target_modules: ['query'], layers_to_transform: [1] });
     // HF's AdaLoraConfig refuses total_step None: an untrained export writes the shortest valid schedule.
     expect(files.config.total_step).toBe(1);
     tf.dispose(Object.values(files.tensors));
     model.dispose();
+  });
+
+  it('reads layers_to_transform / layers_pattern: only those layers adapted, outputs by hand', async () => {
+    const dir = await tempDir();
+    const known = entries().filter((entry) => entry.hfName.includes('layer.1.'));
+    await writeFixture(dir, known, {}, { ...HF_CONFIG, rank_pattern: null, layers_to_transform: [1], layers_pattern: 'layer' });
+    const reference = createTestBert();
+    for (const entry of known) addUpdateByHand(reference.getModule<Linear>(entry.path), entry);
+    const batch = conformanceBatch(reference);
+    const expected = logits(reference, batch);
+    const plain = createTestBert();
+    expect(maxDifference(expected, logits(plain, batch))).toBeGreaterThan(0.05);
+    const loaded = await loadPeft(createTestBert(), dir, { registry });
+    expect(loaded.model.getModule('encoder.layers.1.attention.query')).toBeInstanceOf(AdaLoraLinear);
+    expect(loaded.model.getModule('encoder.layers.0.attention.query')).not.toBeInstanceOf(AdaLoraLinear);
+    expectClose(logits(loaded.model, batch), expected);
+    disposeBatch(batch);
+    [reference, plain, loaded.model].forEach((each) => each.dispose());
   });
 
   it('rejects a file whose ranks do not fit init_r, naming the key', async () => {

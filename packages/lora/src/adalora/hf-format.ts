@@ -1,5 +1,5 @@
 import { GptModel, PeftError, tf, type HfAdapterFiles, type HfAdapterFormat, type Module, type Parameter } from '@peftjs/core';
-import { HF_ALL_LINEAR, HF_LORA_KEY_PREFIX, hfNameOrUndefined, hfTaskType, matchesHfTargetModules, modulesToSaveForHf, modulesToSaveTensors, requireHfNames, type SavedModule } from '../lora/hf-format';
+import { HF_ALL_LINEAR, HF_LORA_KEY_PREFIX, hfTargetSelectionOf, hfTaskType, modulesToSaveForHf, modulesToSaveTensors, requireHfNames, type SavedModule } from '../lora/hf-format';
 import type { adaloraConfigSchema, AdaloraConfig, AdaloraConfigInput } from './config';
 import type { AdaLoraLinear } from './layer';
 
@@ -8,16 +8,6 @@ type AdaloraTargets = ReadonlyArray<{ path: string; layer: AdaLoraLinear }>;
 /** GPT-2's block projections are HF Conv1D modules, stored [in, out] like ours. */
 function isConv1d(model: Module<any, any>, path: string): boolean {
   return model instanceof GptModel && path.startsWith('decoder.');
-}
-
-/** HF's target_modules: the leaf names (`query`) when they select exactly the targets, else the full HF names. */
-function hfTargetModules(model: Module<any, any>, hfNames: readonly string[]): string[] {
-  const leaves = [...new Set(hfNames.map((name) => name.slice(name.lastIndexOf('.') + 1)))];
-  const selected = model
-    .namedModules()
-    .map(([path]) => (path === '' ? undefined : hfNameOrUndefined(model, path)))
-    .filter((name): name is string => name !== undefined && matchesHfTargetModules(leaves, name));
-  return (new Set(selected).size === new Set(hfNames).size ? leaves : [...hfNames]).sort();
 }
 
 /** Positions of the true entries: the ranks HF keeps when it resizes by rank_pattern. */
@@ -71,6 +61,7 @@ export function exportAdaloraHf(
   // HF's AdaLoraConfig refuses total_step ≤ 0 or None and tinit ≥ total_step − tfinal; an adapter
   // exported before any training has no schedule length, so the shortest valid one is written.
   const totalStep = config.totalSteps ?? totalSteps ?? config.tinit + config.tfinal + 1;
+  const targetSelection = hfTargetSelectionOf(named, targets.map(({ path }) => path));
   const hfConfig: Record<string, unknown> = {
     base_model_name_or_path: null,
     beta1: config.beta1,
@@ -82,7 +73,7 @@ export function exportAdaloraHf(
     init_lora_weights: true,
     init_r: config.initR,
     layers_pattern: null,
-    layers_to_transform: null,
+    layers_to_transform: targetSelection.layersToTransform,
     lora_alpha: config.alpha,
     lora_dropout: config.dropout,
     modules_to_save: saved.length ? saved.map(({ path }) => named.hfModuleName(path)).sort() : null,
@@ -90,7 +81,7 @@ export function exportAdaloraHf(
     peft_type: 'ADALORA',
     rank_pattern: pruned ? rankPattern : null,
     revision: null,
-    target_modules: hfTargetModules(model, targets.map(({ path }) => named.hfModuleName(path))),
+    target_modules: targetSelection.targetModules,
     target_r: config.targetR,
     task_type: hfTaskType(model),
     tfinal: config.tfinal,
@@ -167,7 +158,13 @@ export function adaloraConfigFromHf(hf: Record<string, unknown>): AdaloraConfigI
   };
   if (hf.peft_type !== 'ADALORA') reject('peft_type', 'ADALORA');
   if (hf.bias !== undefined && hf.bias !== 'none') reject('bias', 'none');
-  if (hf.layers_to_transform !== undefined && hf.layers_to_transform !== null) reject('layers_to_transform', 'null');
+  const layersToTransform = hf.layers_to_transform;
+  const isIndex = (value: unknown) => typeof value === 'number' && Number.isInteger(value) && value >= 0;
+  const hasLayers = layersToTransform !== undefined && layersToTransform !== null && !(Array.isArray(layersToTransform) && layersToTransform.length === 0);
+  if (hasLayers && !isIndex(layersToTransform) && !(Array.isArray(layersToTransform) && layersToTransform.every(isIndex))) reject('layers_to_transform', 'null, a layer index or a list of layer indices');
+  const layersPattern = hf.layers_pattern;
+  const hasPattern = typeof layersPattern === 'string' ? layersPattern !== '' : Array.isArray(layersPattern) && layersPattern.length > 0;
+  if (hasPattern && typeof layersPattern !== 'string' && !(layersPattern as unknown[]).every((name) => typeof name === 'string')) reject('layers_pattern', 'null, a name or a list of names');
   const pick = (hfKey: string, ours: string): Record<string, unknown> => (hf[hfKey] === undefined || hf[hfKey] === null ? {} : { [ours]: hf[hfKey] });
   const targetModules = hf.target_modules;
   const modulesToSave = hf.modules_to_save;
@@ -187,6 +184,8 @@ export function adaloraConfigFromHf(hf: Record<string, unknown>): AdaloraConfigI
     ...pick('total_step', 'totalSteps'),
     ...(isRecord(hf.rank_pattern) ? { rankPattern: Object.fromEntries(Object.entries(hf.rank_pattern).map(([key, flags]) => [key.replace(/\.default$/, ''), flags])) } : {}),
     ...(hasModulesToSave ? { hfModulesToSave: modulesToSave } : {}),
+    ...(hasLayers ? { layersToTransform } : {}),
+    ...(hasPattern ? { layersPattern } : {}),
     ...(targetModules === HF_ALL_LINEAR ? { targets: { roles: [HF_ALL_LINEAR] } } : targetModules !== undefined && targetModules !== null ? { hfTargetModules: targetModules } : {}),
   } as AdaloraConfigInput;
 }

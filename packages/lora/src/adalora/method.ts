@@ -1,5 +1,5 @@
 import { PeftError, definePeftMethod, resolveWrappableTargets, tf, type AppliedMethod, type Module, type StepInfo } from '@peftjs/core';
-import { hfNameOrUndefined, matchesHfTargetModules } from '../lora/hf-format';
+import { hfNameOrUndefined, inTransformedLayers, selectedByHfTargets } from '../lora/hf-format';
 import type { LinearLike } from '../lora/layer';
 import { wrapHfModulesToSave, wrapModulesToSave } from '../shared/modules-to-save';
 import { wrapTargets, wrappedTargetsMethod } from '../shared/wrapped-targets';
@@ -19,13 +19,16 @@ function isLinearLike(module: Module<any, any>): module is LinearLike {
 function selectTargets(model: Module<any, any>, config: AdaloraConfig): string[] {
   const wanted = config.hfTargetModules;
   if (wanted === undefined) {
-    return resolveWrappableTargets(model, config.targets, { accept: isLinearLike, method: 'adalora', needs: 'Linear module', suggest: 'attention.query or all-linear' }).map(({ path }) => path);
+    const paths = resolveWrappableTargets(model, config.targets, { accept: isLinearLike, method: 'adalora', needs: 'Linear module', suggest: 'attention.query or all-linear' }).map(({ path }) => path);
+    const kept = paths.filter((path) => inTransformedLayers(config, hfNameOrUndefined(model, path) ?? path));
+    if (kept.length === 0) throw new PeftError('selector-no-match', `adalora: layersToTransform ${JSON.stringify(config.layersToTransform)} keeps none of the ${paths.length} targets.`, { field: 'layersToTransform', value: config.layersToTransform });
+    return kept;
   }
   const found: string[] = [];
   for (const [path, module] of model.namedModules()) {
     if (path === '' || !isLinearLike(module) || found.some((match) => path.startsWith(`${match}.`))) continue;
     const hfName = hfNameOrUndefined(model, path);
-    if (hfName !== undefined && matchesHfTargetModules(wanted, hfName)) found.push(path);
+    if (hfName !== undefined && selectedByHfTargets(wanted, config, hfName)) found.push(path);
   }
   if (found.length === 0) {
     throw new PeftError('selector-no-match', `adalora: hfTargetModules ${JSON.stringify(wanted)} matched no linear module's HF name.`, { field: 'hfTargetModules', value: wanted });

@@ -267,7 +267,7 @@ function hfTargetModulesOf(model: HfNamedModel, paths: readonly string[], inLaye
  * layers (`['query', 'value']` in layers [1]) that leaf names alone would over-select. HF applies
  * `layers_to_transform` to suffix matches only, so the full names that remain are unaffected.
  */
-function hfTargetSelectionOf(model: HfNamedModel, paths: readonly string[]): { targetModules: string[]; layersToTransform: number[] | null } {
+export function hfTargetSelectionOf(model: HfNamedModel, paths: readonly string[]): { targetModules: string[]; layersToTransform: number[] | null } {
   const plain = hfTargetModulesOf(model, paths);
   const targetNames = paths.map((path) => model.hfModuleName(path));
   const fullNames = (modules: readonly string[]) => modules.filter((name) => targetNames.includes(name)).length;
