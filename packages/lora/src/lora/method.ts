@@ -1,6 +1,6 @@
 import { Embedding, Linear, PeftError, attachAdapters, definePeftMethod, detachAdapters, findWrapper, fromWrappers, isLinearLike as isLinearLikeModule, resolveTargets, resolveWrappableTargets, type AppliedMethod, type Module, type WrapperTarget } from '@peftjs/core';
 import { loraConfigSchema, matchPattern, type LoraConfig } from './config';
-import { exportLoraHf, hfNameOrUndefined, loadLoraHf, loraHfFormat, matchesHfTargetModules, type CopyTarget, type LoraTarget } from './hf-format';
+import { exportLoraHf, hfNameOrUndefined, inTransformedLayers, loadLoraHf, loraHfFormat, matchesHfTargetModules, selectedByHfTargets, type CopyTarget, type LoraTarget } from './hf-format';
 import { LoraEmbedding, loraEmbeddingOptions } from './embedding-layer';
 import { LoraLinear, loraOptions } from './layer';
 import { TrainableCopyLinear } from './trainable-copy-linear';
@@ -88,7 +88,7 @@ function selectTargets(model: Module<any, any>, config: LoraConfig): Array<{ pat
     for (const [path, module] of model.namedModules()) {
       if (path === '' || !isTargetable(module) || found.some((match) => path.startsWith(`${match.path}.`))) continue;
       const hfName = hfNameOrUndefined(model, path);
-      if (hfName !== undefined && matchesHfTargetModules(wanted, hfName)) found.push({ path, hfName });
+      if (hfName !== undefined && selectedByHfTargets(wanted, config, hfName)) found.push({ path, hfName });
     }
     if (found.length === 0) {
       throw new PeftError('selector-no-match', `lora: hfTargetModules ${JSON.stringify(wanted)} matched no linear module's HF name.`, {
@@ -108,7 +108,11 @@ function selectTargets(model: Module<any, any>, config: LoraConfig): Array<{ pat
     needs: 'Linear or Embedding module',
     suggest: 'attention.query, all-linear or embedding.token',
   });
-  return matched.map(({ path }) => ({ path, hfName: hfNameOrUndefined(model, path) }));
+  const selected = matched.map(({ path }) => ({ path, hfName: hfNameOrUndefined(model, path) })).filter(({ path, hfName }) => inTransformedLayers(config, hfName ?? path));
+  if (selected.length === 0) {
+    throw new PeftError('selector-no-match', `lora: layersToTransform ${JSON.stringify(config.layersToTransform)} keeps none of the ${matched.length} targets.`, { field: 'layersToTransform', value: config.layersToTransform, allowed: 'layer indices of the targets' });
+  }
+  return selected;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Linear, PeftError, attachAdapters, fromWrappers, resolveTargets, type AppliedMethod, type Module, type TargetSelector, type WrapperTarget } from '@peftjs/core';
 import { TrainableCopyLinear } from '../lora/trainable-copy-linear';
+import { hfNameOrUndefined, matchesHfTargetModules } from '../lora/hf-format';
 
 /** The Linears under `selector` (a head container selects its projection); none for no selector. */
 export function modulesToSavePaths(model: Module<any, any>, selector: TargetSelector | undefined, method: string): string[] {
@@ -32,4 +33,17 @@ export function attachModulesToSave(model: Module<any, any>, selector: TargetSel
     create: (current) => new TrainableCopyLinear(current),
     options: () => ({}),
   });
+}
+
+/**
+ * Gives a trainable copy to each Linear whose HF module name matches HF PEFT's `modules_to_save`
+ * (`classifier`, `score`); names that match nothing are skipped, as HF does. For adapters read from HF files.
+ */
+export function attachHfModulesToSave(model: Module<any, any>, hfNames: readonly string[], method: string, adapterName: string): Array<WrapperTarget<TrainableCopyLinear>> {
+  const paths = model.namedModules().flatMap(([path, module]) => {
+    const hfName = (module instanceof Linear || module instanceof TrainableCopyLinear) && path !== '' ? hfNameOrUndefined(model, path) : undefined;
+    return hfName !== undefined && matchesHfTargetModules(hfNames, hfName) ? [path] : [];
+  });
+  const outermost = paths.filter((path) => !paths.some((other) => other !== path && path.startsWith(`${other}.`)));
+  return attachAdapters(model, outermost, { adapterName, methodName: method, wrapperType: TrainableCopyLinear, create: (current) => new TrainableCopyLinear(current), options: () => ({}) });
 }
