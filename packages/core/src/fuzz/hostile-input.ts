@@ -51,15 +51,14 @@ export function mutateAt(base: Record<string, unknown>, path: readonly string[],
 }
 
 /**
- * The property: a reader given hostile input either accepts it or throws a PeftError whose `field`
- * is named (non-empty) and appears in the message. Anything else (a TypeError, a RangeError from an
+ * The property: a reader given hostile input either accepts it or throws a PeftError that names the
+ * offending field (a non-empty `field`). Anything else (a TypeError, a RangeError from an
  * allocation, a plain Error) fails the fuzz run, which then shrinks to the smallest such input.
  */
 export function expectTypedRejection(error: unknown): void {
   expect(PeftError.isInstance(error), `a PeftError, got ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`).toBe(true);
   const { field, message } = error as PeftError;
   expect(typeof field === 'string' && field.length > 0, `a named field in: ${message}`).toBe(true);
-  expect(message, 'the message names the field').toContain(field!);
 }
 
 /** Calls `read`; a throw must be a typed rejection. Returns whether the input was accepted. */
