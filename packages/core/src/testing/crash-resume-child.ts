@@ -7,6 +7,7 @@
  */
 import { writeFileSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { silenceCpuBackendBanner } from '../backend/quiet-cpu-backend';
 import { peft } from '../method/peft-model';
 import type { MethodConfig } from '../method/types';
 import { createBert } from '../models/bert-model';
@@ -34,6 +35,7 @@ export interface CrashResumeChildSpec {
 }
 
 async function main(spec: CrashResumeChildSpec): Promise<void> {
+  silenceCpuBackendBanner();
   await tf.setBackend('cpu');
   await tf.ready();
   setGlobalSeed(2024);

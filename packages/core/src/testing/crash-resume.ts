@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { silenceCpuBackendBanner } from '../backend/quiet-cpu-backend';
 import { loadSafetensors } from '../io/safetensors-file';
 import { listCheckpoints } from '../train/training-checkpoint';
 import type { CrashResumeChildSpec } from './crash-resume-child';
@@ -66,6 +68,7 @@ export async function runCrashResume(options: CrashResumeOptions = {}): Promise<
   if (killAtStep % checkpointEvery === 0 || killAtStep >= totalSteps || killAtStep < checkpointEvery) {
     throw new RangeError(`killAtStep ${killAtStep} must lie strictly between two checkpoints (every ${checkpointEvery}) before step ${totalSteps}`);
   }
+  silenceCpuBackendBanner();
   const directory = await mkdtemp(join(tmpdir(), 'peftjs-crash-resume-'));
   try {
     const base = {
@@ -131,7 +134,12 @@ function childCommand(): string[] {
     const loader = pathToFileURL(createRequire(here).resolve('tsx')).href;
     return ['--conditions=@peftjs/source', '--import', loader, fileURLToPath(new URL('./crash-resume-child.ts', here))];
   }
-  return [fileURLToPath(new URL(`./crash-resume-child${here.endsWith('.cjs') ? '.cjs' : '.js'}`, here))];
+  // In the build this code may sit in a shared chunk beside testing/ rather than in it.
+  const extension = here.endsWith('.cjs') ? '.cjs' : '.js';
+  const candidates = [`./crash-resume-child${extension}`, `./testing/crash-resume-child${extension}`].map((relative) => fileURLToPath(new URL(relative, here)));
+  const script = candidates.find((candidate) => existsSync(candidate));
+  if (script === undefined) throw new Error(`the crash-resume child script is missing (looked for ${candidates.join(', ')})`);
+  return [script];
 }
 
 function runChild(spec: CrashResumeChildSpec, timeoutMs: number, killAtStep?: number): Promise<ChildExit> {
