@@ -16,7 +16,8 @@ import {
   type PrefixKeyValue,
   type PrefixRequest,
 } from '@peftjs/core';
-import { conformanceBatch, createConformanceBert, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
+import { conformanceBatch, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
+import { createTestBert } from './test-model';
 import { LoraLinear, lora } from '@peftjs/lora';
 import '@peftjs/lora/register';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -69,7 +70,7 @@ function perturb(model: PeftModel<ConformanceModel>, seed: number, std = 0.5): v
 
 describe('gates on contributions (UniPELT-style, on LoRA and a prefix)', () => {
   it('puts one gate on every LoRA wrapper and every prefix slot, and trains them', () => {
-    const base = createConformanceBert();
+    const base = createTestBert();
     const tuned = peft(base, unipeltLike());
     const gates = tuned.model.namedModules().filter(([path]) => /gate_/.test(path.split('.').at(-1) ?? ''));
     // 2 layers × (query, value) LoRA gates + 2 prefix gates.
@@ -84,7 +85,7 @@ describe('gates on contributions (UniPELT-style, on LoRA and a prefix)', () => {
   });
 
   it('scales a LoRA contribution by mean_t σ(x·W_g + b_g), computed independently', () => {
-    const base = createConformanceBert();
+    const base = createTestBert();
     base.eval();
     const tuned = peft(base, unipeltLike());
     perturb(tuned, 3);
@@ -105,7 +106,7 @@ describe('gates on contributions (UniPELT-style, on LoRA and a prefix)', () => {
   });
 
   it('scales prefix keys and values by the gate: a closed gate equals zero prefix rows, an open one the plain prefix', () => {
-    const base = createConformanceBert();
+    const base = createTestBert();
     base.eval();
     const batch = conformanceBatch(base, { batch: 3, seq: 5 });
     const tuned = peft(base, [tablePrefix({ length: 2 }), gate({ methods: ['test/table-prefix'] })]);
@@ -116,7 +117,7 @@ describe('gates on contributions (UniPELT-style, on LoRA and a prefix)', () => {
     };
     setGateBias(40); // σ(40) = 1: the prefix as if ungated
     const open = plainGatedOpen();
-    const reference = peft(createConformanceBert(), [tablePrefix({ length: 2 })]);
+    const reference = peft(createTestBert(), [tablePrefix({ length: 2 })]);
     reference.model.eval();
     for (const [path, parameter] of reference.model.namedParameters()) tf.tidy(() => parameter.assign(tuned.model.getParameter(path).value));
     const ungated = tf.tidy(() => Array.from(reference.forward(batch).logits.dataSync()));
@@ -131,7 +132,7 @@ describe('gates on contributions (UniPELT-style, on LoRA and a prefix)', () => {
   });
 
   it('gets gate gradients that match finite differences on an O(1) loss', () => {
-    const base = createConformanceBert();
+    const base = createTestBert();
     base.eval();
     const batch = conformanceBatch(base, { batch: 3, seq: 5 });
     const tuned = peft(base, unipeltLike());
@@ -162,7 +163,7 @@ describe('gates on contributions (UniPELT-style, on LoRA and a prefix)', () => {
   });
 
   it('trains the gated methods below the frozen loss, saves and reloads the whole composition', async () => {
-    const base = createConformanceBert();
+    const base = createTestBert();
     base.eval();
     const batch = conformanceBatch(base, { batch: 6, seq: 6, seed: 21 });
     const frozen = tf.tidy(() => base.taskLoss(base.forward(batch), batch.labels!, batch.attentionMask).dataSync()[0]!);
@@ -172,7 +173,7 @@ describe('gates on contributions (UniPELT-style, on LoRA and a prefix)', () => {
     const variables = tuned.trainableParameters().map((p) => p.variable);
     let loss = frozen;
     let afterFirstSteps = 0;
-    for (let step = 0; step < 40; step++) {
+    for (let step = 0; step < 60; step++) {
       const cost = optimizer.minimize(() => tuned.taskLoss(tuned.forward(batch), batch.labels!, batch.attentionMask), true, variables)!;
       loss = cost.dataSync()[0]!;
       cost.dispose();
@@ -188,16 +189,16 @@ describe('gates on contributions (UniPELT-style, on LoRA and a prefix)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'gated-'));
     try {
       await tuned.save(dir);
-      const fresh = createConformanceBert();
+      const fresh = createTestBert();
       fresh.eval();
       const reloaded = await loadPeft(fresh, dir);
       const again = tf.tidy(() => Array.from(reloaded.forward(batch).logits.dataSync()));
       expect(Math.max(...again.map((v, i) => Math.abs(v - trained[i]!)))).toBeLessThan(1e-5);
       reloaded.disable();
       const disabled = tf.tidy(() => Array.from(reloaded.forward(batch).logits.dataSync()));
-      const plain = createConformanceBert();
+      const plain = createTestBert();
       plain.eval();
-      const baseLogits = tf.tidy(() => Array.from(plain.forward(batch).logits.dataSync()));
+      const baseLogits = tf.tidy(() => Array.from(plain.forward(batch).logits.dataSync() as Float32Array));
       expect(Math.max(...disabled.map((v, i) => Math.abs(v - baseLogits[i]!)))).toBeLessThan(1e-5);
     } finally {
       await rm(dir, { recursive: true, force: true });

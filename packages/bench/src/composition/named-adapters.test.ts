@@ -1,5 +1,6 @@
 import { BASE_ADAPTER_NAME, Linear, SeedStream, loadAdapter, loadPeft, peft, tf, type PeftModel } from '@peftjs/core';
-import { conformanceBatch, createConformanceBert, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
+import { conformanceBatch, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
+import { createTestBert } from './test-model';
 import { LoraLinear, lora } from '@peftjs/lora';
 import '@peftjs/lora/register';
 import { bitfit } from '@peftjs/selective';
@@ -37,10 +38,10 @@ describe('named adapters inside the layers: three LoRA and two BitFit adapters o
   });
 
   it('adds, switches, mixes batches, merges, saves and reloads each, with no wrapper stacking', async () => {
-    const base = createConformanceBert();
+    const base = createTestBert();
     base.eval();
     const batch = conformanceBatch(base, { batch: 5, seq: 6 });
-    const baseLogits = tf.tidy(() => Array.from(base.forward(batch).logits.dataSync()));
+    const baseLogits = tf.tidy(() => Array.from(base.forward(batch).logits.dataSync() as Float32Array));
 
     const tuned = peft(base, [loraConfig(4)], { adapterName: 'a' });
     perturbActive(tuned, 1);
@@ -102,7 +103,7 @@ describe('named adapters inside the layers: three LoRA and two BitFit adapters o
     });
 
     // Save each adapter and reload it onto a fresh copy of the base: the same outputs.
-    const fresh = createConformanceBert();
+    const fresh = createTestBert();
     fresh.eval();
     let reloaded: PeftModel<ConformanceModel> | undefined;
     for (const name of ALL) {
