@@ -38,3 +38,6 @@ export const DEFAULT_PRESET: ComparePreset = {
 export const DEFAULT_METHODS = ['full', 'lora', 'bitfit'] as const;
 
 export const DEFAULT_TASK = 'sotu-era';
+
+/** Named method sets of `--suite`: `survey` runs every registered method of every family plus the hybrids (the survey's Table 5). */
+export const SUITES = ['survey'] as const;

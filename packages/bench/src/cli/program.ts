@@ -7,7 +7,8 @@ import { runCompareCommand, type CompareCommandOptions } from './compare-command
 import { runMethodsCommand, runTasksCommand } from './list-commands';
 import { runMemoryCommand, type MemoryCommandOptions } from './memory-command';
 import { parseBackend, parseInteger, parseIntegerList, parseNameList, parsePositiveNumber } from './option-parsers';
-import { DEFAULT_PRESET, DEFAULT_TASK, SMOKE_PRESET } from './presets';
+import { DEFAULT_PRESET, DEFAULT_TASK, SMOKE_PRESET, SUITES } from './presets';
+import { defaultJobs } from '../runner/run-pool';
 
 export interface CliContext {
   io?: CliIo;
@@ -47,6 +48,8 @@ export function createProgram(io: CliIo, registry: MethodRegistry): Command {
     .option('--full-data', 'use every example of the task instead of an even subset')
     .option('--out <dir>', 'report folder (default peftjs-report/<task>-<time>)')
     .option('--smoke', 'a quick run: tiny model, few steps, one seed, small subset', false)
+    .option('--suite <name>', `a named set of methods instead of --methods (${SUITES.join('|')}: every registered method and hybrid; failed runs are recorded and the suite goes on)`)
+    .option('--jobs <n>', `worker processes for the runs (default: the cores, ${defaultJobs()} here); throughput is then timed one run at a time`, (v) => parseInteger('--jobs', v))
     .option('--json', 'print the results as JSON instead of the table (no progress output)', false)
     .action(async (options: CompareCommandOptions) => {
       await runCompareCommand(options, io, registry);
