@@ -67,6 +67,8 @@ export const BenchRunSchema = z.object({
   method: z.string().min(1),
   /** The methods applied, in order, with their configurations (empty for full fine-tuning). */
   methodConfigs: z.array(BenchMethodConfigSchema),
+  /** The family the row belongs to in the report's per-family view: the method's package, `hybrid` for a composition, `full`. */
+  family: z.string().min(1).optional(),
   seed: z.number().int(),
   /** Metric name -> value on the test split (GLUE-style metrics in [-1, 1] or [0, 1]). */
   score: z.record(z.string(), finite),

@@ -250,6 +250,7 @@ function benchRunOf(run: MethodRunSpec, seed: number, measurement: RunMeasuremen
   return {
     method: run.name,
     methodConfigs: run.configs.map(({ method, config }) => ({ name: method.name, config: { ...(config as Record<string, unknown>) } })),
+    family: run.configs.length === 0 ? FULL_FINE_TUNING : run.configs.length > 1 ? 'hybrid' : run.configs[0]!.method.packageName,
     seed,
     ...measurement,
   };
