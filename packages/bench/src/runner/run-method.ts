@@ -128,8 +128,8 @@ export async function runMethod(model: BertModel, method: MethodRunSpec, data: R
   }
 }
 
-/** Batches of one epoch in a seeded order; reports each batch's non-padding tokens as it is made. */
-function* shuffledBatches(examples: readonly Example[], batchSize: number, seed: number, epoch: number, onTokens: (tokens: number) => void): Iterable<Batch> {
+/** Batches of one epoch in a seeded order; reports each batch's non-padding tokens as it is made. The same seed and epoch give the same batches, so a resumed run sees the data it would have. */
+export function* shuffledBatches(examples: readonly Example[], batchSize: number, seed: number, epoch: number, onTokens: (tokens: number) => void): Iterable<Batch> {
   const order = shuffledIndices(examples.length, new SeedStream((seed ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0));
   for (let start = 0; start < order.length; start += batchSize) {
     const chosen = order.slice(start, start + batchSize).map((i) => examples[i]!);
