@@ -82,7 +82,8 @@ export async function runCompareCommand(options: CompareCommandOptions, io: CliI
       registry,
       memoryBatchSizes: options.memoryBatchSizes ?? preset.memoryBatchSizes,
       outDir: out,
-      jobs: options.jobs ?? defaultJobs(),
+      // Workers look methods up in the default registry, so a registry of the caller's own runs in this process.
+      jobs: options.jobs ?? (registry === defaultRegistry ? defaultJobs() : 1),
       continueOnError: Boolean(survey),
       notes: {
         preset: options.smoke ? 'smoke' : 'default',

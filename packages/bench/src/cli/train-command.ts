@@ -21,7 +21,7 @@ import {
   type TrainEvent,
 } from '@peftjs/core';
 import { composeByName, COMPOSITION_SEPARATOR } from '../hybrids/compose-by-name';
-import { defaultHybrids, type HybridRegistry } from '../hybrids/hybrid-registry';
+import { hybridsFor, type HybridRegistry } from '../hybrids/hybrid-registry';
 import { FULL_FINE_TUNING } from '../report/results';
 import { hfBertBackbone } from '../runner/backbone';
 import { benchDefaultConfig } from '../runner/method-spec';
@@ -73,7 +73,7 @@ const TASK_INFO_FILE = 'peftjs-task.json';
  * The configured methods of `--method`: one registered method (its bench defaults, then the
  * overrides), a registered hybrid or a composition `a+b` (overrides keyed by part label).
  */
-export function resolveTrainMethod(name: string, overrides: Record<string, unknown>, registry: MethodRegistry = defaultRegistry, hybrids: HybridRegistry = defaultHybrids): MethodConfig[] {
+export function resolveTrainMethod(name: string, overrides: Record<string, unknown>, registry: MethodRegistry = defaultRegistry, hybrids: HybridRegistry = hybridsFor(registry)): MethodConfig[] {
   if (name === FULL_FINE_TUNING) {
     throw new PeftError('invalid-argument', 'Invalid --method: "full" trains every weight and saves no adapter; allowed: a PEFT method, a hybrid or a composition (e.g. lora, mam, lora+bitfit).', { field: '--method', value: name, allowed: 'a PEFT method' });
   }

@@ -1,6 +1,6 @@
-import { PeftError, type MethodRegistry } from '@peftjs/core';
+import { PeftError, defaultRegistry, type MethodRegistry } from '@peftjs/core';
 import { defineHybrid, type Hybrid, type HybridPart } from './define-hybrid';
-import { defaultHybrids, type HybridRegistry } from './hybrid-registry';
+import { hybridsFor, type HybridRegistry } from './hybrid-registry';
 
 /** Joins the names of a composition by name: `lora+bitfit`. */
 export const COMPOSITION_SEPARATOR = '+';
@@ -11,7 +11,7 @@ export const COMPOSITION_SEPARATOR = '+';
  * checked like any hybrid when resolved (`configs()`).
  */
 export function composeByName(name: string, options: { registry?: MethodRegistry; hybrids?: HybridRegistry; field?: string } = {}): Hybrid {
-  const hybrids = options.hybrids ?? defaultHybrids;
+  const hybrids = options.hybrids ?? hybridsFor(options.registry ?? defaultRegistry);
   const field = options.field ?? 'methods';
   const names = name.split(COMPOSITION_SEPARATOR).map((item) => item.trim());
   if (names.length < 2 || names.some((item) => item === '')) {

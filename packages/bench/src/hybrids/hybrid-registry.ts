@@ -1,4 +1,4 @@
-import { PeftError, describeValue } from '@peftjs/core';
+import { PeftError, defaultRegistry, describeValue, type MethodRegistry } from '@peftjs/core';
 import { isHybrid, type Hybrid } from './define-hybrid';
 
 /** A name -> hybrid table: what `peftjs methods` lists beside the registered methods and what runs by name. */
@@ -53,6 +53,16 @@ export const defaultHybrids: HybridRegistry = ((): HybridRegistry => {
   const holder = globalThis as unknown as Record<symbol, HybridRegistry | undefined>;
   return (holder[DEFAULT_HYBRIDS_KEY] ??= createHybridRegistry());
 })();
+
+const NO_HYBRIDS = createHybridRegistry();
+
+/**
+ * The hybrids that go with a method registry: the default ones with core's default registry; none
+ * with a registry of the caller's own (whose owner registers hybrids in a registry of theirs).
+ */
+export function hybridsFor(registry: MethodRegistry): HybridRegistry {
+  return registry === defaultRegistry ? defaultHybrids : NO_HYBRIDS;
+}
 
 /** Registers a hybrid into the default hybrid registry, so the bench and the CLI run it by name. */
 export function registerHybrid(hybrid: Hybrid): void {

@@ -1,5 +1,5 @@
 import { BUILTIN_METHOD_PACKAGES, defaultRegistry, type MethodKind, type MethodRegistry } from '@peftjs/core';
-import { defaultHybrids, type HybridRegistry } from '../hybrids/hybrid-registry';
+import { hybridsFor, type HybridRegistry } from '../hybrids/hybrid-registry';
 import { FULL_FINE_TUNING } from '../report/results';
 
 /** The first-party family packages whose `register` entry the bench imports when they are installed. */
@@ -53,7 +53,7 @@ export interface MethodListing {
 }
 
 /** Full fine-tuning (built in), every method of the registry in registration order, then the registered hybrids. */
-export function listMethods(registry: MethodRegistry = defaultRegistry, hybrids: HybridRegistry = defaultHybrids): MethodListing[] {
+export function listMethods(registry: MethodRegistry = defaultRegistry, hybrids: HybridRegistry = hybridsFor(registry)): MethodListing[] {
   return [
     { name: FULL_FINE_TUNING, packageName: '@peftjs/core', kind: 'full', description: 'Full fine-tuning: every parameter trained (the reference of the ratios).' },
     ...registry.list().map((method) => ({ name: method.name, packageName: method.packageName, kind: method.kind, description: method.description ?? '' })),
@@ -73,7 +73,7 @@ export function listMethods(registry: MethodRegistry = defaultRegistry, hybrids:
 }
 
 /** Built-in method names that are known but whose package is not registered, with that package. */
-export function unregisteredBuiltinMethods(registry: MethodRegistry = defaultRegistry, hybrids: HybridRegistry = defaultHybrids): Array<{ name: string; packageName: string }> {
+export function unregisteredBuiltinMethods(registry: MethodRegistry = defaultRegistry, hybrids: HybridRegistry = hybridsFor(registry)): Array<{ name: string; packageName: string }> {
   return Object.entries(BUILTIN_METHOD_PACKAGES)
     .filter(([name]) => !registry.has(name) && !hybrids.has(name))
     .map(([name, packageName]) => ({ name, packageName }));

@@ -1,7 +1,7 @@
 import { BUILTIN_METHOD_PACKAGES, PeftError, defaultRegistry, type MethodConfig, type MethodKind, type MethodRegistry, type PeftMethod } from '@peftjs/core';
 import { composeByName, COMPOSITION_SEPARATOR } from '../hybrids/compose-by-name';
 import type { Hybrid } from '../hybrids/define-hybrid';
-import { defaultHybrids, type HybridRegistry } from '../hybrids/hybrid-registry';
+import { hybridsFor, type HybridRegistry } from '../hybrids/hybrid-registry';
 import { FULL_FINE_TUNING } from '../report/results';
 
 /**
@@ -38,7 +38,7 @@ export const DEFAULT_LEARNING_RATES: Required<LearningRates> = {
  * or a composition by name (`lora+bitfit`). Unknown names are an error listing the registered ones
  * and the providing package. `field` names the option in errors (`--methods` for the CLI).
  */
-export function resolveMethodRuns(inputs: readonly MethodRunInput[], registry: MethodRegistry = defaultRegistry, field = 'methods', hybrids: HybridRegistry = defaultHybrids): MethodRunSpec[] {
+export function resolveMethodRuns(inputs: readonly MethodRunInput[], registry: MethodRegistry = defaultRegistry, field = 'methods', hybrids: HybridRegistry = hybridsFor(registry)): MethodRunSpec[] {
   const runs = inputs.map((input) => (typeof input === 'string' ? resolveMethodName(input, registry, field, hybrids) : input));
   const names = runs.map((run) => run.name);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
@@ -49,7 +49,7 @@ export function resolveMethodRuns(inputs: readonly MethodRunInput[], registry: M
 }
 
 /** One name of a comparison resolved to its run: see resolveMethodRuns. */
-export function resolveMethodName(name: string, registry: MethodRegistry = defaultRegistry, field = 'methods', hybrids: HybridRegistry = defaultHybrids): MethodRunSpec {
+export function resolveMethodName(name: string, registry: MethodRegistry = defaultRegistry, field = 'methods', hybrids: HybridRegistry = hybridsFor(registry)): MethodRunSpec {
   if (name === FULL_FINE_TUNING) return { name, configs: [] };
   if (!registry.has(name) && hybrids.has(name)) return hybridRun(hybrids.get(name), registry);
   if (!registry.has(name) && name.includes(COMPOSITION_SEPARATOR)) return hybridRun(composeByName(name, { registry, hybrids, field }), registry);
