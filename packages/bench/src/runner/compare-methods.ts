@@ -228,7 +228,7 @@ export async function compareMethods(options: CompareMethodsOptions): Promise<Co
       jobs,
       ...(jobs > 1
         ? {
-            throughputMeasurement: `runs trained in ${jobs} worker processes (one thread each); train and inference throughput measured afterwards one method at a time in the main process with nothing beside it (${Math.min(options.steps, THROUGHPUT_STEPS)} steps, first seed); peak memory counts each process's own tensors, so the pooled runs measure it`,
+            throughputMeasurement: `runs trained in ${jobs} worker processes (one thread each); train and inference throughput measured afterwards one method at a time in the main process with nothing beside it (${Math.min(options.steps, THROUGHPUT_STEPS)} steps, first seed, the first step excluded); peak memory counts each process's own tensors, so the pooled runs measure it`,
           }
         : {}),
       ...(sweep?.stopped.length ? { memorySweepStopped: sweep.stopped } : {}),
@@ -244,7 +244,7 @@ export async function compareMethods(options: CompareMethodsOptions): Promise<Co
 }
 
 /** Optimizer steps of the one-at-a-time throughput run per method after a pooled comparison. */
-export const THROUGHPUT_STEPS = 20;
+export const THROUGHPUT_STEPS = 10;
 
 function benchRunOf(run: MethodRunSpec, seed: number, measurement: RunMeasurement): BenchRun {
   return {
