@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -91,14 +92,18 @@ export async function runPool(jobs: readonly PoolJob[], options: RunPoolOptions)
 
 /** The worker's entry: the TypeScript source run through tsx when this module is source, else the built file. */
 function poolWorkerEntry(): { file: string; execArgv: string[] } {
-  const here = import.meta.url;
+  const here = import.meta.url as string | undefined;
+  if (typeof here !== 'string') {
+    throw new PeftError('not-implemented', 'The run pool needs the ESM build or the TypeScript source of @peftjs/bench (the CommonJS build runs with jobs: 1).', { field: 'jobs', value: undefined, allowed: 'jobs: 1' });
+  }
   if (here.endsWith('.ts')) {
     const tsx = pathToFileURL(createRequire(here).resolve('tsx')).href;
     return { file: fileURLToPath(new URL('./pool-worker.ts', here)), execArgv: ['--conditions=@peftjs/source', '--import', tsx] };
   }
-  const built = new URL('./runner/pool-worker.js', here);
-  if (!built.pathname.includes('/dist/')) {
-    throw new PeftError('not-implemented', 'The run pool needs the ESM build or the TypeScript source of @peftjs/bench.', { field: 'jobs', value: undefined, allowed: 'jobs: 1' });
+  // The built entry sits in dist/runner/; this code may be in dist/ (a shared chunk) or in dist/cli/.
+  const built = ['./runner/pool-worker.js', '../runner/pool-worker.js'].map((path) => new URL(path, here)).find((url) => existsSync(url));
+  if (built === undefined) {
+    throw new PeftError('not-implemented', 'The run pool needs the ESM build or the TypeScript source of @peftjs/bench (dist/runner/pool-worker.js not found).', { field: 'jobs', value: undefined, allowed: 'jobs: 1' });
   }
   return { file: fileURLToPath(built), execArgv: [] };
 }
