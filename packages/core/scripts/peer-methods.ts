@@ -11,8 +11,8 @@
  * dependents): y = base(x) + ((x·A)·s)·B, added without keeping y (leanAdd).
  */
 import { leanAdd } from '../src/grad/lean-add';
-import { BertModel } from '../src/models/bert-model';
-import { Linear } from '../src/nn/linear';
+import type { BertModel } from '../src/models/bert-model';
+import type { Linear } from '../src/nn/linear';
 import { Module } from '../src/nn/module';
 import { Parameter } from '../src/nn/parameter';
 import { tf } from '../src/nn/tf';

@@ -87,8 +87,9 @@ def allocator_peak(step):
         step()
     live = 0
     peak = 0
-    for _, action, key, size in prof._memory_profile().timeline:
-        if key is None or key.device.type != "cpu":
+    for _, action, key_version, size in prof._memory_profile().timeline:
+        key = key_version[0] if isinstance(key_version, tuple) else key_version
+        if key is None or getattr(key, "device", None) is None or key.device.type != "cpu":
             continue
         if action == Action.CREATE:
             live += size

@@ -107,20 +107,24 @@ export function trackGradientTargets(): void {
     }
   };
   engine.addTapeNode = function (this: unknown, name, inputs, outputs, gradient, saved, attrs) {
-    const call = state.streaming ? plainCall() : undefined;
-    if (call !== undefined) {
-      if (!Object.values(inputs).some((input) => call.reachable.has(input.id))) {
-        // No input depends on an x: no gradient will pass through this op.
-        for (const tensor of saved ?? []) tensor.dispose();
-        return;
-      }
-      for (const output of outputs) call.reachable.add(output.id);
-      const stock = shapeOnly.get(name);
-      if (stock !== undefined && saved !== undefined && saved.length > 0 && tf.getGradient(name) === stock) {
-        const shapes = saved.map(shapeRecord);
-        for (const tensor of saved) tensor.dispose();
-        originalAddTapeNode.call(this, name, inputs, outputs, gradient, shapes, attrs);
-        return;
+    if (state.streaming && state.stack.length > 0) {
+      const inputList = Object.values(inputs);
+      // Every running call follows reachability (an inner call's backward is recorded for the outer one).
+      for (const call of state.stack) if (inputList.some((input) => call.reachable.has(input.id))) for (const output of outputs) call.reachable.add(output.id);
+      const call = plainCall();
+      if (call !== undefined) {
+        if (!inputList.some((input) => call.reachable.has(input.id))) {
+          // No input depends on an x: no gradient will pass through this op.
+          for (const tensor of saved ?? []) tensor.dispose();
+          return;
+        }
+        const stock = shapeOnly.get(name);
+        if (stock !== undefined && saved !== undefined && saved.length > 0 && tf.getGradient(name) === stock) {
+          const shapes = saved.map(shapeRecord);
+          for (const tensor of saved) tensor.dispose();
+          originalAddTapeNode.call(this, name, inputs, outputs, gradient, shapes, attrs);
+          return;
+        }
       }
     }
     originalAddTapeNode.call(this, name, inputs, outputs, gradient, saved, attrs);

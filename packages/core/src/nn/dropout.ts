@@ -1,6 +1,6 @@
 import { dropoutOp } from './dropout-op';
 import { Module } from './module';
-import { tf } from './tf';
+import type { tf } from './tf';
 import { globalSeeds } from '../util/random';
 
 /**
