@@ -9,8 +9,8 @@ the classifier).
 
 Run from this folder with the project's HF Python environment:
     run.sh peer-step.py [--threads 1 2] [--methods full lora bitfit] [--steps 20] [--warmup 3]
-Prints one JSON object per (method, threads) line. Each runs in a fresh child process so that
-memory high-water marks do not mix.
+Prints one JSON object per line: per method one memory reading (1 thread) and one timing per
+thread count, each in a fresh child process so that memory high-water marks do not mix.
 
 Memory, two ways (torch has no allocator statistics for CPU tensors):
 - `allocatorPeakBytes`: torch.profiler's memory profile of one step (profile_memory): every CPU
@@ -37,7 +37,7 @@ def parse():
     parser.add_argument("--methods", nargs="+", default=["full", "lora", "bitfit"])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--child", nargs=2, metavar=("METHOD", "THREADS"))
+    parser.add_argument("--child", nargs=3, metavar=("MODE", "METHOD", "THREADS"))
     return parser.parse_args()
 
 
@@ -99,7 +99,7 @@ def allocator_peak(step):
     return peak
 
 
-def child(method, threads, steps, warmup):
+def child(mode, method, threads, steps, warmup):
     import torch
     import transformers
     import peft
@@ -124,21 +124,31 @@ def child(method, threads, steps, warmup):
 
     for _ in range(warmup):
         step()
-    before = rss_bytes("VmRSS")
-    with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")
-    step()
-    rss_peak = rss_bytes("VmHWM") - before
-    try:
-        alloc_peak = allocator_peak(step)
-    except Exception as error:  # the private memory profile API moved: say so, keep the RSS figure
-        alloc_peak = f"unavailable: {error}"
-    times = []
-    for _ in range(steps):
-        started = time.perf_counter()
+    result = {}
+    if mode == "memory":
+        before = rss_bytes("VmRSS")
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
         step()
-        times.append((time.perf_counter() - started) * 1000)
-    median = statistics.median(times)
+        result["rssPeakBytes"] = rss_bytes("VmHWM") - before
+        try:
+            result["allocatorPeakBytes"] = allocator_peak(step)
+        except Exception as error:  # the private memory profile API moved: say so, keep the RSS figure
+            result["allocatorPeakBytes"] = f"unavailable: {error}"
+    else:
+        times = []
+        for _ in range(steps):
+            started = time.perf_counter()
+            step()
+            times.append((time.perf_counter() - started) * 1000)
+        median = statistics.median(times)
+        result.update(
+            medianMsPerStep=round(median, 1),
+            minMsPerStep=round(min(times), 1),
+            maxMsPerStep=round(max(times), 1),
+            tokensPerSecond=round(batch * seq * 1000 / median),
+            steps=steps,
+        )
     print(
         json.dumps(
             {
@@ -149,13 +159,8 @@ def child(method, threads, steps, warmup):
                 "batch": batch,
                 "seq": seq,
                 "trainableParameters": sum(parameter.numel() for parameter in trainable),
-                "medianMsPerStep": round(median, 1),
-                "minMsPerStep": round(min(times), 1),
-                "maxMsPerStep": round(max(times), 1),
-                "tokensPerSecond": round(batch * seq * 1000 / median),
-                "allocatorPeakBytes": alloc_peak,
-                "rssPeakBytes": rss_peak,
-                "steps": steps,
+                "mode": mode,
+                **result,
             }
         ),
         flush=True,
@@ -165,13 +170,17 @@ def child(method, threads, steps, warmup):
 def main():
     args = parse()
     if args.child:
-        child(args.child[0], int(args.child[1]), args.steps, args.warmup)
+        child(args.child[0], args.child[1], int(args.child[2]), args.steps, args.warmup)
         return
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")
+    # Memory in its own child with glibc told to mmap every block over 64 KiB (so that freed
+    # tensors leave the resident set): that makes every allocation a fresh mapping, far slower,
+    # so the timed child runs with the allocator as a user has it.
+    memory_env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")
     for method in args.methods:
+        base = [sys.executable, __file__, "--steps", str(args.steps), "--warmup", str(args.warmup), "--child"]
+        subprocess.run(base + ["memory", method, "1"], env=memory_env, check=True)
         for threads in args.threads:
-            command = [sys.executable, __file__, "--child", method, str(threads), "--steps", str(args.steps), "--warmup", str(args.warmup)]
-            subprocess.run(command, env=env, check=True)
+            subprocess.run(base + ["time", method, str(threads)], check=True)
 
 
 if __name__ == "__main__":
