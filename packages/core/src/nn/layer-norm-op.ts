@@ -1,3 +1,4 @@
+import { sumRows } from './sum-rows';
 import { tf } from './tf';
 
 /**
@@ -10,7 +11,6 @@ import { tf } from './tf';
  */
 export function layerNormOp(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
   const axis = x.rank - 1;
-  const leadingAxes = Array.from({ length: axis }, (_, i) => i);
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [input, g, b] = args as [tf.Tensor, tf.Tensor, tf.Tensor];
     const save = args[3] as tf.GradSaveFunc;
@@ -31,7 +31,7 @@ export function layerNormOp(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps
           const scaled = tf.mul(dy, savedGamma ?? g);
           const centred = tf.sub(scaled, tf.mean(scaled, axis, true));
           const dx = tf.mul(tf.sub(centred, tf.mul(xHat, tf.mean(tf.mul(scaled, xHat), axis, true))), rstd);
-          return [dx, tf.sum(tf.mul(dy, xHat), leadingAxes), tf.sum(dy, leadingAxes)];
+          return [dx, sumRows(tf.mul(dy, xHat)), sumRows(dy)];
         }),
     };
   });

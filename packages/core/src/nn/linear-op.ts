@@ -1,4 +1,5 @@
 import { mayNeedGradient } from '../grad/gradient-targets';
+import { sumRows } from './sum-rows';
 import { tf } from './tf';
 
 /**
@@ -37,7 +38,7 @@ export function linearOp(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.
           // Without the input W is a variable nobody asked a gradient for: not on the gradient
           // path, so the engine never reads this entry (a wrong shape would be an error if it did).
           const dw = savedInput ? tf.matMul(savedInput.reshape([-1, inFeatures]) as tf.Tensor2D, dy2, true, false) : tf.scalar(0);
-          return b === undefined ? [dx, dw] : [dx, dw, tf.sum(dy2, 0)];
+          return b === undefined ? [dx, dw] : [dx, dw, sumRows(dy2)];
         }),
     };
   });
