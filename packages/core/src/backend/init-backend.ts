@@ -10,6 +10,7 @@ import {
   type InitBackendOptions,
   type SkippedBackend,
 } from './backend-types';
+import { setStreamingBackward } from '../grad/gradient-targets';
 import { patchedKernels, patchKernels, restoreStockKernels } from './kernel-patches';
 import { silenceCpuBackendBanner } from './quiet-cpu-backend';
 import { isNode } from './node-require';
@@ -94,6 +95,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     let kernelsPatched: string[] = [];
     if (options.kernels === 'stock') restoreStockKernels(candidate.backend);
     else kernelsPatched = patchKernels(candidate.backend);
+    // 'stock' compares against tfjs as shipped: its own backward too, which keeps everything to the end.
+    setStreamingBackward(options.kernels !== 'stock');
     const info: BackendInfo = {
       backend: candidate.backend,
       name: candidate.backend,
