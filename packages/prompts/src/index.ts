@@ -1,2 +1,2 @@
-/** Methods of this family land here; see the package README for what is planned. */
-export {};
+export * from './prompt-tuning/config';
+export * from './prompt-tuning/method';

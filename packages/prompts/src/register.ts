@@ -1,4 +1,5 @@
-import { declarePackage } from '@peftjs/core';
+import { declarePackage, registerMethod } from '@peftjs/core';
+import { promptTuning } from './prompt-tuning/method';
 
 /** Registers this family's methods into the default registry of @peftjs/core. */
 declarePackage({
@@ -6,3 +7,4 @@ declarePackage({
   methods: ['prompt-tuning', 'prefix-tuning', 'p-tuning', 'p-tuning-v2', 'adaptive-prefix-tuning', 'spot', 'ipt'],
   hfPeftTypes: ['PROMPT_TUNING', 'PREFIX_TUNING', 'P_TUNING'],
 });
+registerMethod(promptTuning);
