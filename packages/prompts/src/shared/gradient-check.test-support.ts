@@ -13,7 +13,7 @@ export function checkGradientByFiniteDifferences(parameter: Parameter, loss: () 
   const analytic = grads[parameter.variable.name]!.dataSync().slice();
   tf.dispose([value, ...Object.values(grads)]);
   const original = parameter.variable.dataSync().slice();
-  const lossAt = (values: Float32Array): number => {
+  const lossAt = (values: Float32Array | Int32Array | Uint8Array): number => {
     tf.tidy(() => parameter.assign(tf.tensor(values, parameter.shape)));
     return tf.tidy(() => loss().dataSync()[0]!);
   };

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createRegistry, loadHfBert, loadHfGpt2, loadPeft, tf, type AnyPeftMethod, type ModelOutput, type PeftModel, type ReferenceTransformer } from '@peftjs/core';
+import { createRegistry, loadHfBert, loadHfGpt2, loadPeft, tf, type ModelOutput, type PeftMethod, type PeftModel, type ReferenceTransformer } from '@peftjs/core';
 
 /** The fixtures HF PEFT wrote (scripts/hf/make_fixtures.py). */
 export const HF_FIXTURES = join(import.meta.dirname, '..', '__fixtures__', 'hf');
@@ -43,7 +43,7 @@ export async function loadHfCase(name: string): Promise<LoadedHfCase> {
 }
 
 /** Applies HF PEFT's adapter of a fixture to its base model. */
-export async function loadHfAdapter(name: string, loaded: LoadedHfCase, methods: AnyPeftMethod[]): Promise<PeftModel<ReferenceTransformer>> {
+export async function loadHfAdapter(name: string, loaded: LoadedHfCase, methods: Array<PeftMethod<any>>): Promise<PeftModel<ReferenceTransformer>> {
   const tuned = await loadPeft(loaded.base, join(HF_FIXTURES, name, 'adapter'), { registry: createRegistry(methods) });
   tuned.model.eval();
   return tuned;
