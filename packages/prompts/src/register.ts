@@ -1,4 +1,6 @@
 import { declarePackage, registerMethod } from '@peftjs/core';
+import { pTuningV2 } from './p-tuning-v2/method';
+import { prefixTuning } from './prefix-tuning/method';
 import { promptTuning } from './prompt-tuning/method';
 
 /** Registers this family's methods into the default registry of @peftjs/core. */
@@ -8,3 +10,5 @@ declarePackage({
   hfPeftTypes: ['PROMPT_TUNING', 'PREFIX_TUNING', 'P_TUNING'],
 });
 registerMethod(promptTuning);
+registerMethod(prefixTuning);
+registerMethod(pTuningV2);
