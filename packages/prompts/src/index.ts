@@ -8,3 +8,7 @@ export * from './p-tuning-v2/method';
 export * from './shared/prefix-rows';
 export * from './shared/prompt-rows';
 export * from './shared/prompt-table';
+export * from './p-tuning/config';
+export * from './p-tuning/encoded-prompt';
+export * from './p-tuning/prompt-encoders';
+export * from './p-tuning/method';

@@ -1,4 +1,5 @@
 import { declarePackage, registerMethod } from '@peftjs/core';
+import { pTuning } from './p-tuning/method';
 import { pTuningV2 } from './p-tuning-v2/method';
 import { prefixTuning } from './prefix-tuning/method';
 import { promptTuning } from './prompt-tuning/method';
@@ -12,3 +13,4 @@ declarePackage({
 registerMethod(promptTuning);
 registerMethod(prefixTuning);
 registerMethod(pTuningV2);
+registerMethod(pTuning);
