@@ -12,3 +12,6 @@ export * from './p-tuning/config';
 export * from './p-tuning/encoded-prompt';
 export * from './p-tuning/prompt-encoders';
 export * from './p-tuning/method';
+export * from './adaptive-prefix-tuning/adaptive-prefix';
+export * from './adaptive-prefix-tuning/config';
+export * from './adaptive-prefix-tuning/method';

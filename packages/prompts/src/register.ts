@@ -1,4 +1,5 @@
 import { declarePackage, registerMethod } from '@peftjs/core';
+import { adaptivePrefixTuning } from './adaptive-prefix-tuning/method';
 import { pTuning } from './p-tuning/method';
 import { pTuningV2 } from './p-tuning-v2/method';
 import { prefixTuning } from './prefix-tuning/method';
@@ -14,3 +15,4 @@ registerMethod(promptTuning);
 registerMethod(prefixTuning);
 registerMethod(pTuningV2);
 registerMethod(pTuning);
+registerMethod(adaptivePrefixTuning);

@@ -35,7 +35,7 @@ export function initialPrefixRows(settings: PrefixSettings, info: ModelInfo, lay
  * plus HF PEFT's PREFIX_TUNING files (`prompt_embeddings` [P, layers·2·d], layer-major, keys then
  * values, heads as [heads, headDim]: what HF's get_prompt views as [P, layers·2, heads, headDim]).
  */
-export function applyPrefix<P extends PrefixRows>(name: string, model: Module<any, any>, settings: PrefixSettings, context: ApplyContext, make?: (layer: number, position: number) => P): PrefixApplied<P> {
+export function applyPrefix<P extends PrefixRows>(name: string, model: Module<any, any>, settings: PrefixSettings, context: ApplyContext, make?: (layer: number, position: number, info: ModelInfo) => P): PrefixApplied<P> {
   const info = requireModelInfo(context, name);
   const layers = settings.layers ?? info.paths.attention.map((_, i) => i);
   const projection = settings.prefixProjection
@@ -43,12 +43,12 @@ export function applyPrefix<P extends PrefixRows>(name: string, model: Module<an
     : undefined;
   const build =
     make ??
-    ((layer: number, position: number): P => {
+    ((layer: number, position: number, _info: ModelInfo): P => {
       if (projection) return new ProjectedPrefix(projection, position, position === 0) as unknown as P;
       const [key, value] = initialPrefixRows(settings, info, layer);
       return new PlainPrefix(key, value) as unknown as P;
     });
-  const targets = attachPrefixProviders(model, context, name, (layer) => build(layer, layers.indexOf(layer)), layers);
+  const targets = attachPrefixProviders(model, context, name, (layer) => build(layer, layers.indexOf(layer), info), layers);
   const prefix = fromSlotProviders(name, model, targets, context.adapterName);
   const head = trainModulesToSave(model, settings.modulesToSave, name);
   const applied = head ? combineApplied(name, [prefix, head]) : prefix;
