@@ -15,3 +15,7 @@ export * from './p-tuning/method';
 export * from './adaptive-prefix-tuning/adaptive-prefix';
 export * from './adaptive-prefix-tuning/config';
 export * from './adaptive-prefix-tuning/method';
+export * from './spot/config';
+export * from './spot/method';
+export * from './spot/prompt-similarity';
+export * from './spot/source-prompts';

@@ -4,6 +4,7 @@ import { pTuning } from './p-tuning/method';
 import { pTuningV2 } from './p-tuning-v2/method';
 import { prefixTuning } from './prefix-tuning/method';
 import { promptTuning } from './prompt-tuning/method';
+import { spot } from './spot/method';
 
 /** Registers this family's methods into the default registry of @peftjs/core. */
 declarePackage({
@@ -16,3 +17,4 @@ registerMethod(prefixTuning);
 registerMethod(pTuningV2);
 registerMethod(pTuning);
 registerMethod(adaptivePrefixTuning);
+registerMethod(spot);
