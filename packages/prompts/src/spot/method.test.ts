@@ -10,7 +10,7 @@ import { paddedBatch, tinyBert, weightedHiddenLoss } from '../shared/models.test
 import { trainOnBatch } from '../shared/training.test-support';
 import { spot } from './method';
 import { promptSimilarity } from './prompt-similarity';
-import { chooseSpotSource, readSourcePrompt } from './source-prompts';
+import { chooseSpotSource, readSourcePrompt, type SourcePrompt } from './source-prompts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -35,7 +35,7 @@ describe('SPoT', () => {
   it('reads source prompts saved as adapters, picks the most similar and starts the target prompt from it', async () => {
     const dirs: string[] = [];
     try {
-      const sources = [];
+      const sources: SourcePrompt[] = [];
       for (const [name, seed] of [['task-a', 1], ['task-b', 2]] as const) {
         const tuned = peft(tinyBert(), [promptTuning({ numVirtualTokens: 3, init: 'random', seed })]);
         const dir = await mkdtemp(join(tmpdir(), `peftjs-spot-${name}-`));
