@@ -19,3 +19,7 @@ export * from './spot/config';
 export * from './spot/method';
 export * from './spot/prompt-similarity';
 export * from './spot/source-prompts';
+export * from './ipt/autoencoder';
+export * from './ipt/config';
+export * from './ipt/intrinsic-prompt';
+export * from './ipt/method';

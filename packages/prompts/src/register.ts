@@ -1,5 +1,6 @@
 import { declarePackage, registerMethod } from '@peftjs/core';
 import { adaptivePrefixTuning } from './adaptive-prefix-tuning/method';
+import { ipt } from './ipt/method';
 import { pTuning } from './p-tuning/method';
 import { pTuningV2 } from './p-tuning-v2/method';
 import { prefixTuning } from './prefix-tuning/method';
@@ -18,3 +19,4 @@ registerMethod(pTuningV2);
 registerMethod(pTuning);
 registerMethod(adaptivePrefixTuning);
 registerMethod(spot);
+registerMethod(ipt);
