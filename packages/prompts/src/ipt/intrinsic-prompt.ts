@@ -1,6 +1,6 @@
 import { Parameter, tf } from '@peftjs/core';
 import { PromptRows } from '../shared/prompt-rows';
-import { IptDecoder } from './autoencoder';
+import type { IptDecoder } from './autoencoder';
 
 /**
  * IPT's downstream prompt (Qin et al. §3.2): the trained intrinsic vector z [r] (`intrinsic`) through

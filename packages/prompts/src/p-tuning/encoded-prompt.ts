@@ -1,4 +1,5 @@
-import { Parameter, tf, type Module } from '@peftjs/core';
+import type { tf} from '@peftjs/core';
+import { Parameter, type Module } from '@peftjs/core';
 import { PromptRows } from '../shared/prompt-rows';
 
 /**

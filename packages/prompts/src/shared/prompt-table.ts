@@ -1,4 +1,5 @@
-import { Parameter, tf } from '@peftjs/core';
+import type { tf } from '@peftjs/core';
+import { Parameter } from '@peftjs/core';
 import { PromptRows } from './prompt-rows';
 
 /**

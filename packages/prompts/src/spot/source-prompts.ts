@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { PeftError, loadSafetensors, tf } from '@peftjs/core';
+import type { tf } from '@peftjs/core';
+import { PeftError, loadSafetensors } from '@peftjs/core';
 import { HF_PROMPT_EMBEDDINGS } from '../shared/hf-prompt-files';
 import { promptSimilarity, type PromptSimilarityMetric } from './prompt-similarity';
 
