@@ -1,4 +1,4 @@
-import { BUILTIN_METHOD_PACKAGES, METHOD_NAME_PATTERN, PeftError, defaultRegistry, describeValue, type MethodConfig, type MethodRegistry, type PeftMethod } from '@peftjs/core';
+import { METHOD_NAME_PATTERN, PeftError, defaultRegistry, describeValue, type MethodConfig, type MethodRegistry, type PeftMethod } from '@peftjs/core';
 import { validatePartCompatibility, type PartDescription } from './part-compatibility';
 
 /** One member of a hybrid: a registered method by name with its config. */
@@ -139,7 +139,7 @@ function partMethod(hybrid: Hybrid, part: HybridPart & { label: string }, regist
     if (method.kind === 'hybrid') invalidArgument(`${hybrid.name}.parts.${part.label}`, part.method, 'a method that is not itself a hybrid (list its parts instead)');
     return method;
   }
-  const packageName = BUILTIN_METHOD_PACKAGES[part.method];
+  const packageName = registry.providerOf(part.method);
   const install = packageName ? `install ${packageName} and import '${packageName}/register' (the bench imports it when installed)` : 'register the method first';
   throw new PeftError('unknown-method', `Hybrid "${hybrid.name}" needs method "${part.method}" (part "${part.label}"), which is not registered: ${install}.`, {
     field: `${hybrid.name}.parts.${part.label}.method`,

@@ -59,7 +59,7 @@ export function listMethods(registry: MethodRegistry = defaultRegistry, hybrids:
     ...registry.list().map((method) => ({ name: method.name, packageName: method.packageName, kind: method.kind, description: method.description ?? '' })),
     ...hybrids.list().map((hybrid) => {
       const missing = hybrid.parts.filter((part) => !registry.has(part.method));
-      const needs = [...new Set(missing.map((part) => BUILTIN_METHOD_PACKAGES[part.method] ?? part.method))];
+      const needs = [...new Set(missing.map((part) => registry.providerOf(part.method) ?? part.method))];
       return {
         name: hybrid.name,
         packageName: hybrid.packageName,
