@@ -17,7 +17,13 @@ import { unipeltHybrid } from './unipelt';
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 
-const registry = () => createRegistry([loraMethod, bitFitMethod]);
+/** LoRA and BitFit registered; the adapters and prompts families only declared, as when they are not installed. */
+const registry = () => {
+  const created = createRegistry([loraMethod, bitFitMethod]);
+  created.declarePackage({ packageName: '@peftjs/prompts', methods: ['prefix-tuning'] });
+  created.declarePackage({ packageName: '@peftjs/adapters', methods: ['pfeiffer', 'scaled-parallel-adapter', 'houlsby'] });
+  return created;
+};
 
 function tinyBert(seed: number): BertModel {
   setGlobalSeed(seed);
@@ -111,12 +117,18 @@ describe('hybrid validation', () => {
     expect(catchError(() => s4Hybrid.configs({ registry: registry() })).message).toContain('@peftjs/adapters');
   });
 
-  it('says that gated parts need useGating when the method has no such option (the UniPELT hook)', () => {
+  it('gates the gated parts with core\'s gate method, applied after them (the UniPELT hook)', () => {
     const gated = defineHybrid({ name: 'gated-lora-bitfit', parts: [{ method: 'lora', gated: true }, { method: 'bitfit' }] });
-    const error = catchError(() => gated.configs({ registry: registry() }));
-    expect(error.code).toBe('not-implemented');
-    expect(error.field).toBe('gated-lora-bitfit.parts.lora.gated');
-    expect(error.message).toContain('useGating');
+    const configs = gated.configs({ registry: registry() });
+    expect(configs.map((configured) => configured.method.name)).toEqual(['lora', 'bitfit', 'gate']);
+    expect(configs[2]!.config).toEqual({ methods: ['lora'] });
+    setGlobalSeed(3);
+    const model = createBert({ vocabSize: 30, hiddenSize: 8, numLayers: 1, numHeads: 2, maxPositions: 8, numLabels: 2 });
+    const tuned = peft(model, configs);
+    // One gate per LoRA layer (query and value): a 2-entry projection (weight [8, 1], bias [1]) each.
+    expect(tuned.entries()[2]!.applied.parameters().map((parameter) => parameter.size)).toEqual([8, 1, 8, 1]);
+    expect(tuned.canMerge()).toBe(false);
+    model.dispose();
   });
 
   it('rejects a bad part config naming the hybrid, the part and the field', () => {

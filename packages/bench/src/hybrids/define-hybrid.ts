@@ -1,4 +1,4 @@
-import { METHOD_NAME_PATTERN, PeftError, defaultRegistry, describeValue, type MethodConfig, type MethodRegistry, type PeftMethod } from '@peftjs/core';
+import { METHOD_NAME_PATTERN, gateMethod, PeftError, defaultRegistry, describeValue, type MethodConfig, type MethodRegistry, type PeftMethod } from '@peftjs/core';
 import { validatePartCompatibility, type PartDescription } from './part-compatibility';
 
 /** One member of a hybrid: a registered method by name with its config. */
@@ -11,9 +11,8 @@ export interface HybridPart {
   label?: string;
   /**
    * Gate the part's contribution with a learned function of its sublayer input (UniPELT, Mao et
-   * al. §3). Passed to the method as `useGating: true`, as AdapterHub's UniPELTConfig sets
-   * `use_gating` on each member; a method without that option makes resolving the hybrid fail with
-   * a 'not-implemented' error.
+   * al. §3), as AdapterHub's UniPELTConfig sets `use_gating` on each member: the hybrid appends
+   * core's `gate` method over the gated parts.
    */
   gated?: boolean;
 }
@@ -114,7 +113,7 @@ function resolveParts(hybrid: Hybrid, options: HybridResolveOptions): MethodConf
   const unknownLabels = Object.keys(overrides).filter((label) => !hybrid.parts.some((part) => part.label === label));
   if (unknownLabels.length) invalidArgument(`${hybrid.name}.overrides.${unknownLabels[0]}`, overrides[unknownLabels[0]!], hybrid.parts.map((part) => part.label));
   const methods = hybrid.parts.map((part) => partMethod(hybrid, part, registry));
-  const raw = hybrid.parts.map((part): Record<string, unknown> => ({ ...part.config, ...overrides[part.label], ...(part.gated ? { useGating: true } : {}) }));
+  const raw = hybrid.parts.map((part): Record<string, unknown> => ({ ...part.config, ...overrides[part.label] }));
   const parsed = raw.map((config, i) => parsePart(hybrid, hybrid.parts[i]!, methods[i]!, config));
   if (options.trainHead && !parsed.some((config) => config.trainHead === true)) {
     const taker = methods.findIndex((method, i) => raw[i]!.modulesToSave === undefined && accepts(method, { ...raw[i], modulesToSave: TRAIN_HEAD_SELECTOR }));
@@ -130,7 +129,11 @@ function resolveParts(hybrid: Hybrid, options: HybridResolveOptions): MethodConf
   }
   const described: PartDescription[] = hybrid.parts.map((part, i) => ({ label: part.label, method: part.method, config: parsed[i]! }));
   validatePartCompatibility(hybrid.name, described);
-  return methods.map((method, i) => method(raw[i]));
+  const configs = methods.map((method, i) => method(raw[i]));
+  // Gated parts: core's `gate` method, applied after them, puts a learned gate on each of their contributions.
+  const gated = [...new Set(hybrid.parts.filter((part) => part.gated).map((part) => part.method))];
+  if (gated.length) configs.push(gateMethod({ methods: gated }));
+  return configs;
 }
 
 function partMethod(hybrid: Hybrid, part: HybridPart & { label: string }, registry: MethodRegistry): PeftMethod<any> {
@@ -152,14 +155,6 @@ function parsePart(hybrid: Hybrid, part: HybridPart & { label: string }, method:
   try {
     return method.parseConfig(config) as Record<string, unknown>;
   } catch (error) {
-    if (part.gated && PeftError.isInstance(error) && error.field !== undefined && /useGating/.test(error.field + error.message)) {
-      throw new PeftError(
-        'not-implemented',
-        `Hybrid "${hybrid.name}": part "${part.label}" is gated, but ${method.packageName}'s "${method.name}" has no useGating option yet ` +
-          '(the gates of UniPELT need gated contributions from core\'s method kit and each family).',
-        { field: `${hybrid.name}.parts.${part.label}.gated`, value: true, allowed: 'methods with a useGating option', cause: error },
-      );
-    }
     if (!PeftError.isInstance(error)) throw error;
     const field = error.field?.startsWith(`${method.name}.`) ? error.field.slice(method.name.length + 1) : (error.field ?? 'config');
     throw new PeftError(error.code, `Hybrid "${hybrid.name}", part "${part.label}": ${error.message}`, {

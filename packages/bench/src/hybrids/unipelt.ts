@@ -7,9 +7,9 @@ import { defineHybrid } from './define-hybrid';
  * over the sequence) that trains with it. Sizes of AdapterHub's UniPELTConfig: prefix length 10,
  * adapter reduction factor 16, LoRA r = 8 with alpha = 2.
  *
- * The gates are the `gated` flag of each part, passed to the method as `useGating: true`; they need
- * gated contributions from core's method kit and each family. Until a family has that option,
- * resolving UniPELT is a 'not-implemented' error naming the part.
+ * The gates are the `gated` flag of each part: the hybrid appends core's `gate` method over the gated
+ * parts, which puts one learned gate on each of their contributions (per LoRA layer, per adapter,
+ * per layer's prefix; the prefix gate scales keys and values separately, as AdapterHub's does).
  */
 export const unipeltHybrid = defineHybrid({
   name: 'unipelt',

@@ -67,6 +67,8 @@ export async function runMethod(model: BertModel, method: MethodRunSpec, data: R
   const snapshot = full ? new BaseSnapshot(model.parameters()) : undefined;
   const tuned = full ? undefined : peft(model, method.configs);
   const target: TrainingTarget = tuned ?? fullFineTuning(model);
+  // Soft prompts and prefixes take positions: shorten the examples so every row still fits the position table.
+  data = fitToPositions(data, model.embeddings.maxPositions - model.embeddings.promptLength - model.prefixPositionOffset());
   try {
     const totalParameters = (tuned?.allParameters() ?? model.parameters()).reduce((count, parameter) => count + parameter.size, 0);
     const trainable = target.trainableParameters().reduce((count, parameter) => count + parameter.size, 0);
@@ -180,4 +182,25 @@ function inferenceThroughput(model: BertModel, test: readonly Example[], batchSi
 
 function namedTensors(named: ReadonlyArray<[string, Parameter]>): Record<string, tf.Tensor> {
   return Object.fromEntries(named.map(([path, parameter]) => [path, parameter.value]));
+}
+
+/**
+ * The splits with every example cut to `length` tokens, keeping its last token (the closing [SEP]),
+ * and per-token labels cut alike. Unchanged when everything fits.
+ */
+export function fitToPositions(data: RunData, length: number): RunData {
+  const fit = (examples: readonly Example[]): Example[] =>
+    examples.map((example) => {
+      if (example.inputIds.length <= length) return example;
+      const cut = <T>(values: readonly T[]): T[] => [...values.slice(0, length - 1), values[values.length - 1]!];
+      return {
+        ...example,
+        inputIds: cut(example.inputIds),
+        ...(example.tokenTypeIds ? { tokenTypeIds: cut(example.tokenTypeIds) } : {}),
+        ...(Array.isArray(example.labels) ? { labels: cut(example.labels as readonly number[]) } : {}),
+      };
+    });
+  const tooLong = (examples: readonly Example[] | undefined) => examples?.some((example) => example.inputIds.length > length) ?? false;
+  if (!tooLong(data.train) && !tooLong(data.validation) && !tooLong(data.test)) return data;
+  return { ...data, train: fit(data.train), ...(data.validation ? { validation: fit(data.validation) } : {}), test: fit(data.test) };
 }
