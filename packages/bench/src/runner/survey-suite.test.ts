@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultRegistry } from '@peftjs/core';
+import { PeftError, defaultRegistry, definePeftMethod, z } from '@peftjs/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { suiteMethods } from '../cli/compare-command';
 import { compareMethods } from './compare-methods';
@@ -14,6 +14,18 @@ afterAll(async () => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, fo
 describe('--suite survey', () => {
   it('runs every registered method and hybrid, records the runs that fail with their error and goes on', async () => {
     await loadInstalledMethodFamilies();
+    // A method that always fails when applied, so the suite has a failure to record and go past.
+    const failing = definePeftMethod({
+      specificationVersion: 'v1',
+      name: 'test/always-fails',
+      packageName: '@peftjs/bench-test',
+      kind: 'additive',
+      configSchema: z.strictObject({}),
+      apply: () => {
+        throw new PeftError('not-implemented', 'test/always-fails fails on purpose.', { field: 'apply' });
+      },
+    });
+    defaultRegistry.register(failing);
     const methods = suiteMethods('survey', defaultRegistry);
     // Every registered method of every installed family, then the hybrids.
     expect(methods[0]).toBe('full');
@@ -27,16 +39,14 @@ describe('--suite survey', () => {
     for (const name of methods) expect(ran.has(name) !== failed.has(name)).toBe(true);
     expect(ran.has('lora')).toBe(true);
     expect(ran.has('bitfit')).toBe(true);
-    // The hybrids whose families are not installed yet fail with the package to install.
-    expect(failed.get('mam')).toMatchObject({ code: 'unknown-method' });
-    expect(failed.get('mam')!.message).toContain('@peftjs/prompts');
-    expect(failed.get('s4')!.message).toMatch(/@peftjs\/(adapters|prompts)/);
+    expect(failed.get('test/always-fails')).toMatchObject({ code: 'not-implemented' });
+    expect(failed.get('test/always-fails')!.message).toContain('fails on purpose');
     expect(results.runs.find((run) => run.method === 'lora')!.family).toBe('@peftjs/lora');
     expect(results.runs.find((run) => run.method === 'bitfit')!.family).toBe('@peftjs/selective');
     const report = await readFile(join(out, 'report.md'), 'utf8');
     expect(report).toContain('## By family');
     expect(report).toContain('### @peftjs/lora');
     expect(report).toContain('### @peftjs/selective');
-    expect(report).toMatch(/## Failed runs[\s\S]*\| mam \| 1 \| `unknown-method` /);
-  }, 240_000);
+    expect(report).toMatch(/## Failed runs[\s\S]*\| test\/always-fails \| 1 \| `not-implemented` /);
+  }, 900_000);
 });

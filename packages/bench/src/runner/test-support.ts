@@ -33,7 +33,12 @@ export const testBiasMethod = definePeftMethod({
 });
 
 export function testRegistry(): MethodRegistry {
-  return createRegistry([testBiasMethod]);
+  const registry = createRegistry([testBiasMethod]);
+  // What the families' register entries declare when they load, without registering their methods.
+  registry.declarePackage({ packageName: '@peftjs/lora', methods: ['lora', 'dora'], hfPeftTypes: ['LORA'] });
+  registry.declarePackage({ packageName: '@peftjs/prompts', methods: ['prefix-tuning', 'prompt-tuning'] });
+  registry.declarePackage({ packageName: '@peftjs/adapters', methods: ['pfeiffer', 'scaled-parallel-adapter', 'houlsby'] });
+  return registry;
 }
 
 const WORDS = ['whale', 'ship', 'sea', 'captain', 'harpoon', 'deck', 'storm', 'sail'];

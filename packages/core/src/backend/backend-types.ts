@@ -23,6 +23,12 @@ export interface InitBackendOptions {
   wasmPaths?: string | Record<string, string>;
   /** Default 'fast'. */
   kernels?: KernelSet;
+  /**
+   * Core's pruned, streaming backward (grad/gradient-targets.ts): frees saved tensors as the backward
+   * walks the tape. Off by default: it gave wrong gradients through P-tuning's prompt encoder in a
+   * finite-difference test, which is not understood yet.
+   */
+  streamingBackward?: boolean;
 }
 
 /** A backend candidate that was skipped, and why. */

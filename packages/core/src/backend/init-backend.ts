@@ -96,7 +96,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     if (options.kernels === 'stock') restoreStockKernels(candidate.backend);
     else kernelsPatched = patchKernels(candidate.backend);
     // 'stock' compares against tfjs as shipped: its own backward too, which keeps everything to the end.
-    setStreamingBackward(options.kernels !== 'stock');
+    setStreamingBackward(options.kernels !== 'stock' && options.streamingBackward === true);
     const info: BackendInfo = {
       backend: candidate.backend,
       name: candidate.backend,

@@ -37,7 +37,7 @@ interface TargetRecord {
 function record(): TargetRecord {
   const key = Symbol.for('peftjs.grad.gradientTargets');
   const store = globalThis as unknown as Record<symbol, TargetRecord | undefined>;
-  store[key] ??= { stack: [], installed: false, streaming: true };
+  store[key] ??= { stack: [], installed: false, streaming: false };
   return store[key];
 }
 

@@ -61,7 +61,7 @@ describe('gradient control on wasm (with peftjs kernels)', () => {
       withTape = measurePeakMemory(step(false));
       withoutTape = measurePeakMemory(step(true));
     } finally {
-      setStreamingBackward(true);
+      setStreamingBackward(false);
     }
     expect(withTape.peakBytes - withoutTape.peakBytes).toBeGreaterThanOrEqual(4 * 16 * 8 * width * 4);
     tf.dispose([input, lossWeights]);

@@ -9,7 +9,7 @@ import { leanAdd } from './lean-add';
 import { mayNeedGradient, setStreamingBackward } from './gradient-targets';
 
 beforeAll(prepareCpuAndWasm);
-afterAll(() => setStreamingBackward(true));
+afterAll(() => setStreamingBackward(false));
 
 interface StepReading {
   loss: number;

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { trackGradientTargets } from '../grad/gradient-targets';
 import { definePeftMethod } from '../method/define-method';
 import { peft } from '../method/peft-model';
 import { BertModel } from '../models/bert-model';
@@ -45,6 +46,8 @@ describe('Trainer with the reference BERT and a PeftModel', () => {
     const trainable = new Set<Parameter>(model.trainableParameters());
     const before = new Map(bert.parameters().map((p) => [p, Array.from(p.value.dataSync())]));
     const examples = Array.from({ length: 16 }, (_, i) => ({ inputIds: [1, 2 + (i % 20), 3 + ((i * 7) % 20), 4].slice(0, 2 + (i % 3)), labels: (i % 20) >= 10 ? 1 : 0 }));
+    // Core wraps the engine's gradients once (see grad/gradient-targets.ts): spy on the wrapper, which every call goes through.
+    trackGradientTargets();
     const gradientsSpy = vi.spyOn(tf.engine(), 'gradients');
     const counts: number[] = [];
     const result = await train(target, {

@@ -66,9 +66,10 @@ describe('token-sft memory', () => {
     const uniformPeak = stepPeak(tuned, variables, uniform);
     // The short rows select 5 and 3 positions and fill up to 8 with padding slots: the tape holds
     // 8 rows per sequence, as on full-length sequences. Measured on cpu: 4.43 MB mixed, 4.42 MB
-    // full-length, 19.5 MB for the full tape on the mixed batch.
+    // full-length, 19.5 MB for the full tape on the mixed batch with tfjs's stock tape; core's lean
+    // tape (pruned, streaming backward) brings the full baseline down, and the ratio measured 0.64.
     expect(mixedPeak / uniformPeak).toBeLessThan(1.05);
-    expect(mixedPeak / fullPeak).toBeLessThan(0.35);
+    expect(mixedPeak / fullPeak).toBeLessThan(0.8);
     model.dispose();
     tf.dispose([...Object.values(uniform), ...Object.values(mixed)]);
   });
