@@ -98,6 +98,7 @@ export class GloraLinear extends LinearAdapterWrapper<GloraAdapterOptions> {
   /**
    * The adapter's update of W and b: ΔW = W0 ⊙ A + B ([in, out], undefined with A and B off) and
    * Δb = b0 ⊙ D + E + C·W0 ([out], undefined with C, D and E off), W0 and b0 the base's current values.
+   * Call it inside tf.tidy: the intermediates are not disposed here.
    */
   deltas(adapter: WrapperAdapter<GloraAdapterOptions> = this.primary): { weight: tf.Tensor2D | undefined; bias: tf.Tensor1D | undefined } {
     const weight0 = this.base.weight.value as tf.Tensor2D;
