@@ -13,7 +13,6 @@ export * from './combination/weighted-adapter';
 export * from './glora/config';
 export * from './glora/layer';
 export * from './glora/method';
-export * from './shared/wrapped-targets';
 export * from './krona/parallel-ffn';
 export * from './krona/parallel-method';
 export * from './intrinsic-said/config';

@@ -2,7 +2,7 @@ import { Linear, createBert, peft, setGlobalSeed, tf, train, type Parameter, typ
 import { conformanceBatch, createConformanceBert, describeConformance, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { budgetAt, pruningThreshold } from './budget';
-import { AdaLoraLinear } from './layer';
+import { AdaLoraLinear, adaLoraOptions } from './layer';
 import { adalora } from './method';
 
 beforeAll(async () => {
@@ -57,6 +57,32 @@ describe('AdaLoraLinear', () => {
     const base = Array.from(adapter.base.forward(x).dataSync());
     const expected = [5 * s, 10 * s, 0].map((v, j) => v + base[j]!);
     Array.from(adapter.forward(x).dataSync()).forEach((value, j) => expect(value).toBeCloseTo(expected[j]!, 5));
+    adapter.dispose();
+  });
+
+  it('holds named adapters side by side, each with its own factors and rank mask', () => {
+    const adapter = layer();
+    adapter.addAdapter('second', 'adalora', adaLoraOptions({ r: 2, alpha: 4 }));
+    const second = adapter.forAdapter('second');
+    second.loraA.assign(tf.tensor2d([[0, 1], [1, 0], [0, 0], [1, 1]]));
+    second.loraE.assign(tf.tensor1d([1, 3]));
+    second.loraB.assign(tf.tensor2d([[0, 1, 0], [1, 0, -1]]));
+    expect(second.r).toBe(2);
+    expect(second.loraE).not.toBe(adapter.loraE);
+    const x = tf.tensor2d([[1, 2, 3, 4]]);
+    const [s1, s2] = [2 / (2 + 1e-5), 4 / (2 + 1e-5)];
+    // First as above: [5s1, 10s1, 0]. Second: x·A = [2 + 4, 1 + 4] = [6, 5]; ⊙E·s2 = [6s2, 15s2]; ·B = [15s2, 6s2, −15s2].
+    const base = Array.from(adapter.base.forward(x).dataSync());
+    const expected = [5 * s1 + 15 * s2, 10 * s1 + 6 * s2, -15 * s2].map((v, j) => v + base[j]!);
+    Array.from(adapter.forward(x).dataSync()).forEach((value, j) => expect(value).toBeCloseTo(expected[j]!, 4));
+    second.maskRanks([true, false]);
+    expect(second.rankMask).toEqual([true, false]);
+    expect(adapter.rankMask).toEqual([true, true]);
+    expect(Array.from(second.loraE.value.dataSync())).toEqual([1, 0]);
+    expect(Array.from(adapter.loraE.value.dataSync())).toEqual([2, -1]);
+    adapter.deleteAdapter('second');
+    expect(adapter.adapterNames()).toEqual(['default']);
+    tf.dispose(x);
     adapter.dispose();
   });
 

@@ -1,19 +1,12 @@
-import { PeftError, combineApplied, definePeftMethod, fromWrappers, resolveWrappableTargets, tf, type AppliedMethod, type Module, type StepInfo } from '@peftjs/core';
+import { PeftError, attachAdapters, combineApplied, definePeftMethod, detachAdapters, fromWrappers, isLinearLike, resolveWrappableTargets, tf, type AppliedMethod, type Module, type StepInfo, type WrapperTarget } from '@peftjs/core';
 import { hfNameOrUndefined, inTransformedLayers, selectedByHfTargets } from '../lora/hf-format';
-import type { LinearLike } from '../lora/layer';
 import { attachHfModulesToSave, attachModulesToSave } from '../shared/modules-to-save';
-import { wrapTargets, wrappedTargetsMethod } from '../shared/wrapped-targets';
+import type { TrainableCopyLinear } from '../lora/trainable-copy-linear';
 import { budgetAt, pruningThreshold } from './budget';
 import { adaloraConfigSchema, type AdaloraConfig } from './config';
 import { adaloraHfFormat, exportAdaloraHf, loadAdaloraHf } from './hf-format';
-import { AdaLoraLinear } from './layer';
+import { AdaLoraLinear, adaLoraOptions } from './layer';
 import { orthogonalityPenalty } from './orthogonality';
-
-function isLinearLike(module: Module<any, any>): module is LinearLike {
-  const candidate = module as unknown as Partial<LinearLike>;
-  return typeof candidate.inFeatures === 'number' && typeof candidate.outFeatures === 'number' && typeof module.forward === 'function';
-}
-
 
 /** The Linears to wrap: by HF module name when `hfTargetModules` is set (files from HF PEFT), else by selector. */
 function selectTargets(model: Module<any, any>, config: AdaloraConfig): string[] {
@@ -63,10 +56,24 @@ export const adaloraMethod = definePeftMethod({
   hf: adaloraHfFormat,
   apply(model, config, { adapterName }): AppliedMethod {
     const paths = selectTargets(model, config);
-    const layers = wrapTargets(model, paths, (current) => new AdaLoraLinear(current as LinearLike, { r: config.initR, alpha: config.alpha, dropout: config.dropout }));
-    const copyTargets = config.hfModulesToSave ? attachHfModulesToSave(model, config.hfModulesToSave, 'adalora', adapterName) : attachModulesToSave(model, config.modulesToSave, 'adalora', adapterName);
+    const targets = attachAdapters(model, paths, {
+      adapterName,
+      methodName: 'adalora',
+      wrapperType: AdaLoraLinear,
+      create: (current) => new AdaLoraLinear(current),
+      options: () => adaLoraOptions({ r: config.initR, alpha: config.alpha, dropout: config.dropout }),
+    });
+    let copyTargets: Array<WrapperTarget<TrainableCopyLinear>>;
+    try {
+      copyTargets = config.hfModulesToSave ? attachHfModulesToSave(model, config.hfModulesToSave, 'adalora', adapterName) : attachModulesToSave(model, config.modulesToSave, 'adalora', adapterName);
+    } catch (error) {
+      detachAdapters(model, targets, adapterName);
+      throw error;
+    }
+    // Per-adapter views: the importance, the rank mask and the factors of this adapter.
+    const layers = targets.map(({ path, wrapper }) => ({ path, layer: wrapper.forAdapter(adapterName) }));
     const copies = copyTargets.map(({ path, wrapper }) => ({ path, layer: wrapper.forAdapter(adapterName) }));
-    const plumbing = combineApplied('adalora', [wrappedTargetsMethod('adalora', model, layers), fromWrappers('adalora', model, copyTargets, adapterName)]);
+    const plumbing = combineApplied('adalora', [fromWrappers('adalora', model, targets, adapterName), fromWrappers('adalora', model, copyTargets, adapterName)]);
     for (const { path, layer } of layers) {
       const hfName = config.rankPattern ? hfNameOrUndefined(model, path) : undefined;
       const pattern = hfName === undefined ? undefined : (config.rankPattern?.[`${hfName}.lora_E`] ?? config.rankPattern?.[hfName]);
@@ -135,7 +142,7 @@ export const adaloraMethod = definePeftMethod({
       remove() {
         tf.dispose(stateTensors);
         stateTensors = [];
-        for (const { path, layer } of layers) layer.loadImportance(path, {});
+        for (const { path, layer } of layers) if (layer.hasAdapter(adapterName)) layer.loadImportance(path, {});
         plumbing.remove?.();
       },
     };

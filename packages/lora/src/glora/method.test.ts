@@ -29,7 +29,7 @@ function reference(layer: GloraLinear, x: number[][]): number[][] {
   const W = layer.base.weight.value.arraySync() as number[][];
   const b0 = Array.from(layer.base.bias!.value.dataSync());
   const [inSize, outSize] = [W.length, W[0]!.length];
-  const read = (name: string) => layer.maybeParameter(name)?.value.arraySync() as number[] | number[][] | undefined;
+  const read = (name: string) => layer.adapterParameters.maybeParameter(name)?.value.arraySync() as number[] | number[][] | undefined;
   const matrix = (term: 'a' | 'b'): ((i: number, j: number) => number) => {
     const down = read(`${term}Down`) as number[][] | undefined;
     if (down) {
@@ -61,7 +61,9 @@ function randomized(config: Parameters<typeof glora>[0]): GloraLinear {
   setGlobalSeed(8);
   const layer = new GloraLinear(new Linear(6, 5, { initStd: 0.5 }), glora.parseConfig(config));
   let seed = 30;
-  for (const [, parameter] of layer.ownNamedParameters()) parameter.assign(tf.randomNormal(parameter.shape, 0, 0.5, 'float32', seed++));
+  const terms = layer.adapterParameters.ownNamedParameters();
+  expect(terms.length).toBeGreaterThan(0);
+  for (const [, parameter] of terms) parameter.assign(tf.randomNormal(parameter.shape, 0, 0.5, 'float32', seed++));
   return layer;
 }
 
@@ -85,16 +87,49 @@ describe('GloraLinear', () => {
   it("starts low-rank C as the authors' code: Cd [in, r] zero, Cu [r, 1] Kaiming-uniform U(−1, 1) (fan-in 1)", () => {
     setGlobalSeed(3);
     const layer = new GloraLinear(new Linear(64, 5, { initStd: 0.5 }), glora.parseConfig({ r: 8, c: 'lora' }));
-    const down = Array.from(layer.parameter('cDown').value.dataSync());
-    const up = Array.from(layer.parameter('cUp').value.dataSync());
-    expect(layer.parameter('cDown').shape).toEqual([64, 8]);
+    const down = Array.from(layer.adapterParameters.get('cDown').value.dataSync());
+    const up = Array.from(layer.adapterParameters.get('cUp').value.dataSync());
+    expect(layer.adapterParameters.get('cDown').shape).toEqual([64, 8]);
     expect(down.every((value) => value === 0)).toBe(true);
     expect(up.every((value) => Math.abs(value) <= 1)).toBe(true);
     // A bound of 1/√64 (fan = rows of an [in, r] factor) would keep every entry under 0.125.
     expect(Math.max(...up.map(Math.abs))).toBeGreaterThan(0.3);
     // A and B keep the other orientation: the input-side factor is the random one.
-    expect(Array.from(layer.parameter('aDown').value.dataSync()).some((value) => value !== 0)).toBe(true);
-    expect(Array.from(layer.parameter('aUp').value.dataSync()).every((value) => value === 0)).toBe(true);
+    expect(Array.from(layer.adapterParameters.get('aDown').value.dataSync()).some((value) => value !== 0)).toBe(true);
+    expect(Array.from(layer.adapterParameters.get('aUp').value.dataSync()).every((value) => value === 0)).toBe(true);
+    layer.dispose();
+  });
+
+  it('holds named adapters side by side: forward adds both updates, each merges and unmerges on its own', () => {
+    const layer = randomized({ r: 2 });
+    layer.addAdapter('second', 'glora', glora.parseConfig({ a: 'scalar', b: 'vector', c: 'lora', d: 'scalar', e: 'scalar' }));
+    const second = layer.forAdapter('second');
+    let seed = 60;
+    for (const [, parameter] of second.adapterParameters.ownNamedParameters()) parameter.assign(tf.randomNormal(parameter.shape, 0, 0.5, 'float32', seed++));
+    expect(second.config.a).toBe('scalar');
+    const x = tf.randomNormal([3, 6], 0, 1, 'float32', 4);
+    const rows = x.arraySync() as number[][];
+    const baseOut = layer.base.forward(x).arraySync() as number[][];
+    const [first, other] = [reference(layer, rows), reference(second, rows)];
+    const expected = baseOut.map((row, n) => row.map((value, j) => first[n]![j]! + other[n]![j]! - value));
+    // The second adapter moves the output far beyond the tolerance.
+    expect(Math.max(...other.flatMap((row, n) => row.map((value, j) => Math.abs(value - baseOut[n]![j]!))))).toBeGreaterThan(0.05);
+    const both = layer.forward(x).arraySync() as number[][];
+    both.forEach((row, n) => row.forEach((value, j) => expect(value).toBeCloseTo(expected[n]![j]!, 4)));
+    const weight = Array.from(layer.base.weight.value.dataSync());
+    const bias = Array.from(layer.base.bias!.value.dataSync());
+    // With the first adapter off, merging the second leaves the outputs as the second alone gives them.
+    // (With both on, the first's W0 ⊙ A and C·W0 would read the merged weight: merge one adapter at a time.)
+    layer.enabled = false;
+    second.merge();
+    expect([layer.merged, second.merged]).toEqual([false, true]);
+    (layer.forward(x).arraySync() as number[][]).forEach((row, n) => row.forEach((value, j) => expect(value).toBeCloseTo(other[n]![j]!, 4)));
+    second.unmerge();
+    Array.from(layer.base.weight.value.dataSync()).forEach((value, i) => expect(value).toBeCloseTo(weight[i]!, 5));
+    Array.from(layer.base.bias!.value.dataSync()).forEach((value, i) => expect(value).toBeCloseTo(bias[i]!, 5));
+    layer.deleteAdapter('second');
+    expect(layer.adapterNames()).toEqual(['default']);
+    tf.dispose(x);
     layer.dispose();
   });
 
@@ -103,7 +138,9 @@ describe('GloraLinear', () => {
     const x = tf.randomNormal([3, 6], 0, 1, 'float32', 5);
     const probe = tf.randomNormal([3, 5], 0, 1, 'float32', 6);
     const loss = () => tf.sum(tf.mul(tf.square(layer.forward(x)), probe)) as tf.Scalar;
-    const parameters = layer.ownNamedParameters();
+    const parameters = layer.adapterParameters.ownNamedParameters();
+    // a (down, up), b (down, up), c (down, up), d, e.
+    expect(parameters.map(([name]) => name).sort()).toEqual(['aDown', 'aUp', 'bDown', 'bUp', 'cDown', 'cUp', 'd', 'e']);
     const { grads } = tf.variableGrads(loss, parameters.map(([, parameter]) => parameter.variable));
     for (const [name, parameter] of parameters) {
       const analytic = grads[parameter.variable.name]!.dataSync();

@@ -123,13 +123,44 @@ describe('KronaLinear', () => {
     lora.loraB.assign(tf.randomNormal([2, OUT], 0, 0.5, 'float32', 3));
     const layer = new KronaLinear(lora);
     layer.kronaB.assign(tf.randomNormal([...layer.bShape], 0, 0.5, 'float32', 4));
-    expect(layer.mergeTarget()).toBe(linear);
+    expect(layer.innermostBase()).toBe(linear);
+    expect(layer.mergeTarget()).toBe(linear.weight);
     const x = tf.randomNormal([3, IN], 0, 1, 'float32', 5);
     const before = layer.forward(x).dataSync();
     layer.merge();
     lora.merge();
     const after = layer.forward(x).dataSync();
     after.forEach((value, i) => expect(Math.abs(value - before[i]!)).toBeLessThan(1e-5));
+    tf.dispose(x);
+  });
+
+  it('holds named adapters side by side: forward adds both updates, forAdapter reads the second', () => {
+    const layer = makeLayer({ scale: 0.5 });
+    layer.kronaA.assign(tf.randomNormal([...layer.aShape], 0, 1, 'float32', 14));
+    layer.addAdapter('second', 'krona', layer.resolveOptions({ inFactor: 3, outFactor: 2, scale: 2 }));
+    const second = layer.forAdapter('second');
+    expect(second.aShape).toEqual([3, 2]);
+    expect(second.bShape).toEqual([2, 4]);
+    expect(second.kronaB).not.toBe(layer.kronaB);
+    second.kronaB.assign(tf.randomNormal([2, 4], 0, 0.5, 'float32', 15));
+    const x = tf.randomNormal([3, IN], 0, 1, 'float32', 16);
+    const w = matrix(layer.base.parameter('weight').value);
+    const b = layer.base.parameter('bias').value.arraySync() as number[];
+    const first = kronecker(matrix(layer.kronaA.value), matrix(layer.kronaB.value));
+    const other = kronecker(matrix(second.kronaA.value), matrix(second.kronaB.value));
+    const rows = matrix(x);
+    const expected = rows.map((row) => Array.from({ length: OUT }, (_, j) => row.reduce((sum, xi, i) => sum + xi * (w[i]![j]! + 0.5 * first[i]![j]! + 2 * other[i]![j]!), 0) + b[j]!));
+    const both = matrix(layer.forward(x));
+    both.forEach((row, n) => row.forEach((value, j) => expect(value).toBeCloseTo(expected[n]![j]!, 5)));
+    // The second adapter's update is far above the tolerance, so dropping it would fail the check above.
+    expect(Math.max(...rows.map((row) => Math.abs(row.reduce((sum, xi, i) => sum + xi * 2 * other[i]![0]!, 0))))).toBeGreaterThan(1e-2);
+    second.merge();
+    expect(second.merged).toBe(true);
+    expect(layer.merged).toBe(false);
+    matrix(layer.forward(x)).forEach((row, n) => row.forEach((value, j) => expect(value).toBeCloseTo(expected[n]![j]!, 5)));
+    second.unmerge();
+    layer.deleteAdapter('second');
+    expect(layer.adapterNames()).toEqual(['default']);
     tf.dispose(x);
   });
 

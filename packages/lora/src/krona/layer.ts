@@ -1,9 +1,8 @@
-import { Linear, Module, Parameter, PeftError, globalSeeds, tf } from '@peftjs/core';
-import { LoraLinear } from '../lora/layer';
+import { LinearAdapterWrapper, Parameter, PeftError, globalSeeds, tf, type LinearLike, type Module, type WrapperAdapter } from '@peftjs/core';
 import { squarestFactor } from './config';
 
 /** A module KronA can wrap: a Linear, or a wrapper of one that keeps its feature sizes. */
-export type KronaLinearLike = Module<[tf.Tensor], tf.Tensor> & { readonly inFeatures: number; readonly outFeatures: number };
+export type KronaLinearLike = LinearLike;
 
 export interface KronaLinearOptions {
   /** Rows a1 of A; default the largest divisor of `in` not above √in. */
@@ -14,9 +13,18 @@ export interface KronaLinearOptions {
   scale?: number;
 }
 
+/** One KronA adapter's resolved options: the factor shapes and the scale. */
+export interface KronaAdapterOptions {
+  /** A's shape [a1, a2]. */
+  readonly aShape: readonly [number, number];
+  /** B's shape [b1, b2]. */
+  readonly bShape: readonly [number, number];
+  readonly scale: number;
+}
+
 /**
- * A frozen linear plus a trainable Kronecker-product update (Edalati et al., "KronA: Parameter
- * Efficient Tuning with Kronecker Adapter", 2022, §3 "KronA"): y = x·W + s·x·(A ⊗ B) with
+ * A frozen linear plus a trainable Kronecker-product update per named adapter (Edalati et al., "KronA:
+ * Parameter Efficient Tuning with Kronecker Adapter", 2022, §3 "KronA"): y = x·W + s·x·(A ⊗ B) with
  * A [a1, a2], B [b1, b2], a1·b1 = in, a2·b2 = out, in our [in, out] weight layout.
  *
  * Forward never builds A ⊗ B (the paper's Kronecker–vector product trick, restated for row vectors):
@@ -27,122 +35,78 @@ export interface KronaLinearOptions {
  * N·(in·b2 + out·a1) instead of N·in·out, and no [in, out] tensor is kept by the tape.
  *
  * B starts at zero (A Kaiming-uniform, bound 1/√a1), so the model is unchanged at init, as with LoRA's B.
- * Only `merge` materialises A ⊗ B.
+ * Only merge materialises A ⊗ B (`deltaWeight`); merging goes through wrappers below (LoRA, another
+ * KronA) into the innermost Linear, as core's AdapterWrapper does for every additive update.
+ *
+ * Adapters live inside the layer by name (core's LinearAdapterWrapper); the getters without an
+ * adapter name (`kronaA`, `aShape`, `merge()`, ...) read the first adapter, or the one a
+ * `forAdapter(name)` view names.
  */
-export class KronaLinear extends Module {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  /** A's shape [a1, a2]. */
-  readonly aShape: readonly [number, number];
-  /** B's shape [b1, b2]. */
-  readonly bShape: readonly [number, number];
-  readonly scale: number;
-  enabled = true;
-  private mergedFlag = false;
+export class KronaLinear extends LinearAdapterWrapper<KronaAdapterOptions> {
+  /** Wraps `base`; unless options is null, adds the adapter `adapterName` at once (defaults for missing options). */
+  constructor(base: Module<[tf.Tensor], tf.Tensor>, options: KronaLinearOptions | null = {}, adapterName = 'default', methodName = 'krona') {
+    super(base);
+    if (options) this.addAdapter(adapterName, methodName, this.resolveOptions(options));
+  }
 
-  constructor(base: KronaLinearLike, options: KronaLinearOptions = {}) {
-    super();
-    this.role = base.role;
-    this.inFeatures = base.inFeatures;
-    this.outFeatures = base.outFeatures;
+  /** Factor shapes and scale for this layer's sizes: defaults filled in, factors checked to divide them. */
+  resolveOptions(options: KronaLinearOptions): KronaAdapterOptions {
     const a1 = options.inFactor ?? squarestFactor(this.inFeatures);
     const a2 = options.outFactor ?? squarestFactor(this.outFeatures);
     checkFactor('inFactor', a1, this.inFeatures);
     checkFactor('outFactor', a2, this.outFeatures);
-    this.aShape = [a1, a2];
-    this.bShape = [this.inFeatures / a1, this.outFeatures / a2];
-    this.scale = options.scale ?? 1;
-    this.registerModule('base', base);
-    this.train(base.training);
+    return { aShape: [a1, a2], bShape: [this.inFeatures / a1, this.outFeatures / a2], scale: options.scale ?? 1 };
+  }
+
+  protected createParameters(_adapterName: string, options: KronaAdapterOptions): Record<string, Parameter> {
+    const [a1, a2] = options.aShape;
     const bound = 1 / Math.sqrt(a1);
-    this.registerParameter('kronaA', new Parameter(tf.randomUniform([a1, a2], -bound, bound, 'float32', globalSeeds().nextSeed()), { kind: 'krona_A' }));
-    this.registerParameter('kronaB', new Parameter(tf.zeros([...this.bShape]), { kind: 'krona_B' }));
+    return {
+      kronaA: new Parameter(tf.randomUniform([a1, a2], -bound, bound, 'float32', globalSeeds().nextSeed()), { kind: 'krona_A' }),
+      kronaB: new Parameter(tf.zeros([...options.bShape]), { kind: 'krona_B' }),
+    };
   }
 
-  get base(): KronaLinearLike {
-    return this.child<KronaLinearLike>('base');
+  /** s·x·(A ⊗ B) by the Kronecker–vector product trick (see the class comment). */
+  protected contribution(adapter: WrapperAdapter<KronaAdapterOptions>, y: tf.Tensor, x: tf.Tensor): tf.Tensor {
+    const update = kroneckerProductRows(x.reshape([-1, this.inFeatures]) as tf.Tensor2D, adapter.parameters.get('kronaA').value as tf.Tensor2D, adapter.parameters.get('kronaB').value as tf.Tensor2D);
+    return tf.mul(update, adapter.options.scale).reshape(y.shape);
   }
 
-  /** A [a1, a2]. */
-  get kronaA(): Parameter {
-    return this.parameter('kronaA');
-  }
-
-  /** B [b1, b2]. */
-  get kronaB(): Parameter {
-    return this.parameter('kronaB');
-  }
-
-  get merged(): boolean {
-    return this.mergedFlag;
-  }
-
-  forward(x: tf.Tensor): tf.Tensor {
-    if (!this.enabled || this.mergedFlag) return this.base.forward(x);
-    return tf.tidy(() => {
-      const y = this.base.forward(x);
-      const update = kroneckerProductRows(x.reshape([-1, this.inFeatures]) as tf.Tensor2D, this.kronaA.value as tf.Tensor2D, this.kronaB.value as tf.Tensor2D);
-      return tf.add(y, tf.mul(update, this.scale).reshape(y.shape));
-    });
-  }
-
-  /** s·(A ⊗ B) in the base weight's [in, out] layout, materialised. Caller owns it. */
-  deltaWeight(): tf.Tensor2D {
-    const [a1, a2] = this.aShape;
-    const [b1, b2] = this.bShape;
+  /** s·(A ⊗ B) of an adapter (the first by default) in the base weight's [in, out] layout, materialised. Caller owns it. */
+  override deltaWeight(adapter: WrapperAdapter<KronaAdapterOptions> = this.primary): tf.Tensor2D {
+    const [a1, a2] = adapter.options.aShape;
+    const [b1, b2] = adapter.options.bShape;
     return tf.tidy(() => {
       // [a1, 1, a2, 1] · [1, b1, 1, b2] -> [a1, b1, a2, b2]: row i1·b1 + i2, column j1·b2 + j2.
-      const product = tf.mul(this.kronaA.value.reshape([a1, 1, a2, 1]), this.kronaB.value.reshape([1, b1, 1, b2]));
-      return tf.mul(product.reshape([this.inFeatures, this.outFeatures]), this.scale) as tf.Tensor2D;
+      const product = tf.mul(adapter.parameters.get('kronaA').value.reshape([a1, 1, a2, 1]), adapter.parameters.get('kronaB').value.reshape([1, b1, 1, b2]));
+      return tf.mul(product.reshape([this.inFeatures, this.outFeatures]), adapter.options.scale) as tf.Tensor2D;
     });
   }
 
-  /** W ← W + s·(A ⊗ B) on the innermost Linear; checked finite before anything is written. */
-  merge(): void {
-    if (this.mergedFlag) return;
-    this.addToBase(1, 'merge');
-    this.mergedFlag = true;
+  /** A [a1, a2] of the first adapter. */
+  get kronaA(): Parameter {
+    return this.primary.parameters.get('kronaA');
   }
 
-  /** W ← W − s·(A ⊗ B). */
-  unmerge(): void {
-    if (!this.mergedFlag) return;
-    this.addToBase(-1, 'unmerge');
-    this.mergedFlag = false;
+  /** B [b1, b2] of the first adapter. */
+  get kronaB(): Parameter {
+    return this.primary.parameters.get('kronaB');
   }
 
-  /** The Linear whose weight merge writes: the base, through KronA and plain LoRA wrappers (their updates add). */
-  mergeTarget(): Linear | undefined {
-    const base = this.base;
-    if (base instanceof Linear) return base;
-    if (base instanceof KronaLinear) return base.mergeTarget();
-    if (base instanceof LoraLinear && !base.useDora) {
-      const inner = base.innermostBase();
-      return inner instanceof Linear ? inner : undefined;
-    }
-    return undefined;
+  /** A's shape [a1, a2] (first adapter). */
+  get aShape(): readonly [number, number] {
+    return this.primary.options.aShape;
   }
 
-  private addToBase(sign: 1 | -1, what: string): void {
-    const target = this.mergeTarget();
-    if (!target) {
-      throw new PeftError('not-mergeable', `KronA cannot ${what}: the wrapped module is a ${this.base.constructor.name}, not a Linear (or a KronA/LoRA wrapper of one).`, {
-        field: 'base',
-        value: this.base.constructor.name,
-        allowed: ['Linear', 'KronaLinear', 'LoraLinear'],
-      });
-    }
-    const next = tf.tidy(() => {
-      const delta = this.deltaWeight();
-      return sign === 1 ? tf.add(target.weight.value, delta) : tf.sub(target.weight.value, delta);
-    });
-    const finite = tf.tidy(() => tf.all(tf.isFinite(next)).dataSync()[0] === 1);
-    if (!finite) {
-      next.dispose();
-      throw new PeftError('merge-not-finite', `KronA ${what} would write non-finite weights; nothing was changed.`, { field: 'kronaB', allowed: 'finite KronA factors' });
-    }
-    target.weight.assign(next);
-    next.dispose();
+  /** B's shape [b1, b2] (first adapter). */
+  get bShape(): readonly [number, number] {
+    return this.primary.options.bShape;
+  }
+
+  /** The scale s of the first adapter. */
+  get scale(): number {
+    return this.primary.options.scale;
   }
 }
 
