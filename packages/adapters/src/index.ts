@@ -1,2 +1,10 @@
-/** Methods of this family land here; see the package README for what is planned. */
-export {};
+export * from './shared/bottleneck';
+export * from './shared/sublayer-adapter';
+export * from './houlsby/config';
+export * from './houlsby/method';
+export * from './pfeiffer/config';
+export * from './pfeiffer/method';
+export * from './parallel-adapter/config';
+export * from './parallel-adapter/method';
+export * from './scaled-parallel-adapter/config';
+export * from './scaled-parallel-adapter/method';

@@ -1,4 +1,8 @@
-import { declarePackage } from '@peftjs/core';
+import { declarePackage, registerMethod } from '@peftjs/core';
+import { houlsby } from './houlsby/method';
+import { parallelAdapter } from './parallel-adapter/method';
+import { pfeiffer } from './pfeiffer/method';
+import { scaledParallelAdapter } from './scaled-parallel-adapter/method';
 
 /** Registers this family's methods into the default registry of @peftjs/core. */
 declarePackage({
@@ -6,3 +10,4 @@ declarePackage({
   methods: ['houlsby', 'pfeiffer', 'parallel-adapter', 'scaled-parallel-adapter', 'adamix', 'compacter', 'ia3', 'lst', 'sparse-adapter'],
   hfPeftTypes: ['IA3'],
 });
+for (const method of [houlsby, pfeiffer, parallelAdapter, scaledParallelAdapter]) registerMethod(method);
