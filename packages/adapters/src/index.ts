@@ -8,3 +8,7 @@ export * from './parallel-adapter/config';
 export * from './parallel-adapter/method';
 export * from './scaled-parallel-adapter/config';
 export * from './scaled-parallel-adapter/method';
+export * from './ia3/config';
+export * from './ia3/layer';
+export * from './ia3/method';
+export { exportIa3Hf, ia3ConfigFromHf, loadIa3Hf } from './ia3/hf-format';

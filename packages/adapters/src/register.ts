@@ -1,5 +1,6 @@
 import { declarePackage, registerMethod } from '@peftjs/core';
 import { houlsby } from './houlsby/method';
+import { ia3 } from './ia3/method';
 import { parallelAdapter } from './parallel-adapter/method';
 import { pfeiffer } from './pfeiffer/method';
 import { scaledParallelAdapter } from './scaled-parallel-adapter/method';
@@ -10,4 +11,4 @@ declarePackage({
   methods: ['houlsby', 'pfeiffer', 'parallel-adapter', 'scaled-parallel-adapter', 'adamix', 'compacter', 'ia3', 'lst', 'sparse-adapter'],
   hfPeftTypes: ['IA3'],
 });
-for (const method of [houlsby, pfeiffer, parallelAdapter, scaledParallelAdapter]) registerMethod(method);
+for (const method of [houlsby, pfeiffer, parallelAdapter, scaledParallelAdapter, ia3]) registerMethod(method);
