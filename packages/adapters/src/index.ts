@@ -12,3 +12,6 @@ export * from './ia3/config';
 export * from './ia3/layer';
 export * from './ia3/method';
 export { exportIa3Hf, ia3ConfigFromHf, loadIa3Hf } from './ia3/hf-format';
+export * from './compacter/config';
+export * from './compacter/layer';
+export * from './compacter/method';

@@ -1,4 +1,5 @@
 import { declarePackage, registerMethod } from '@peftjs/core';
+import { compacter } from './compacter/method';
 import { houlsby } from './houlsby/method';
 import { ia3 } from './ia3/method';
 import { parallelAdapter } from './parallel-adapter/method';
@@ -11,4 +12,4 @@ declarePackage({
   methods: ['houlsby', 'pfeiffer', 'parallel-adapter', 'scaled-parallel-adapter', 'adamix', 'compacter', 'ia3', 'lst', 'sparse-adapter'],
   hfPeftTypes: ['IA3'],
 });
-for (const method of [houlsby, pfeiffer, parallelAdapter, scaledParallelAdapter, ia3]) registerMethod(method);
+for (const method of [houlsby, pfeiffer, parallelAdapter, scaledParallelAdapter, ia3, compacter]) registerMethod(method);

@@ -5,7 +5,7 @@ import { houlsbyConfigSchema } from './config';
 
 /**
  * Houlsby adapters: after each chosen sublayer f, f(x) ← f(x) + A(f(x)) with A the bottleneck
- * f_act(h·W_down)·W_up (survey §6.1 "Adapters"; Houlsby et al. §2.1). The sublayer returns its output
+ * f_act(h·W_down)·W_up (survey "Scaling Down to Scale Up" §5.1; Houlsby et al. §2.1). The sublayer returns its output
  * before the block's residual add (and, in BERT, before its LayerNorm), so this is exactly the
  * paper's "adapter after the sublayer output, with its own skip connection, before the residual
  * and LayerNorm" (AdapterHub `original_ln_before=False, residual_before_ln=True`), for post-LN and

@@ -9,7 +9,7 @@ export interface Ia3Options {
 }
 
 /**
- * (IA)3 on a frozen linear (Liu et al. 2022, §3.3; survey "Scaling Down to Scale Up" §6.2, Eq.
+ * (IA)3 on a frozen linear (Liu et al. 2022, §3.3; survey "Scaling Down to Scale Up" §7.2, Eq.
  * "(IA)3": softmax(Q·(l_k ⊙ K)ᵀ)·(l_v ⊙ V) and (l_ff ⊙ γ(W₁x))·W₂):
  * - output targets (keys, values): y = (x·W + b) ⊙ l, l ∈ R^out;
  * - feed-forward targets: y = (x ⊙ l)·W + b, l ∈ R^in (l_ff scales the intermediate activation).

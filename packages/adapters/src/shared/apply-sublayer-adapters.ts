@@ -1,6 +1,6 @@
 import { PeftError, attachAdapters, combineApplied, fromWrappers, requireModelInfo, type AppliedMethod, type ApplyContext, type LayerContext, type ModelInfo, type Module, type TargetSelector, type tf } from '@peftjs/core';
 import { modulesToSavePart } from './modules-to-save';
-import { SublayerAdapter, type SublayerAdapterOptions } from './sublayer-adapter';
+import { SublayerAdapter, type SublayerAdapterBase, type SublayerAdapterOptions } from './sublayer-adapter';
 
 /** One place an adapter goes: the module path it wraps and the adapter's options there. */
 export interface AdapterSite<Options extends SublayerAdapterOptions = SublayerAdapterOptions> {
@@ -24,7 +24,7 @@ export function chosenLayers(info: ModelInfo, layers: readonly number[] | undefi
  * as a named adapter), and returns the applied method: the wrappers plus, when asked, the modules
  * trained in full. Not mergeable (no wrapper has a weight delta).
  */
-export function applySublayerAdapters<W extends SublayerAdapter, Options extends SublayerAdapterOptions>(
+export function applySublayerAdapters<W extends SublayerAdapterBase<any>, Options extends SublayerAdapterOptions>(
   model: Module<any, any>,
   context: ApplyContext,
   methodName: string,
@@ -33,7 +33,7 @@ export function applySublayerAdapters<W extends SublayerAdapter, Options extends
 ): { applied: AppliedMethod; wrappers: W[] } {
   const info = requireModelInfo(context, methodName);
   const byPath = new Map(sites.map((site) => [site.path, site.options]));
-  const create = extra.create ?? ((base, hiddenSize) => new SublayerAdapter(base, hiddenSize) as W);
+  const create = extra.create ?? ((base, hiddenSize) => new SublayerAdapter(base, hiddenSize) as unknown as W);
   const targets = attachAdapters(model, [...byPath.keys()], {
     adapterName: context.adapterName,
     methodName,

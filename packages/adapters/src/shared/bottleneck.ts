@@ -41,7 +41,7 @@ export function bottleneckWeights(parameters: { get(name: string): Parameter }):
 
 /**
  * The bottleneck map A(h) = f(h·W_down + b_down)·W_up + b_up (survey "Scaling Down to Scale Up",
- * §6.1, Eq. in "Adapters": down-projection, non-linearity, up-projection). The residual is added
+ * §5.1 "Adapters": down-projection, non-linearity, up-projection). The residual is added
  * by the caller (the wrapper adds A(h) to the sublayer output).
  */
 export function bottleneckForward(x: tf.Tensor, weights: BottleneckWeights, activate: (x: tf.Tensor) => tf.Tensor): tf.Tensor {

@@ -26,12 +26,15 @@ export interface SublayerAdapterOptions {
 }
 
 /**
- * A bottleneck adapter around a block's sublayer (or a whole block), on core's AdapterWrapper: the
- * base keeps running, the adapter adds its contribution (gateable, several named adapters per
- * layer). Adapters are not linear in the base weights, so there is no `deltaWeight`: merge is a
- * typed `not-mergeable` error.
+ * The base of the adapters around a block's sublayer (or a whole block), on core's AdapterWrapper:
+ * the base keeps running, the adapter adds its contribution (gateable, several named adapters per
+ * layer). A subclass says how an adapter's parameters are made and what A(h) is (a plain
+ * bottleneck, Compacter's PHM layers, AdaMix's experts, a pruned bottleneck). Each concrete class
+ * is a leaf, so `attachAdapters` never puts one method's adapter into another method's wrapper.
+ * Adapters are not linear in the base weights, so there is no `deltaWeight`: merge is a typed
+ * `not-mergeable` error.
  */
-export class SublayerAdapter extends AdapterWrapper<[hidden: tf.Tensor, context: LayerContext], tf.Tensor, SublayerAdapterOptions> {
+export abstract class SublayerAdapterBase<Options extends SublayerAdapterOptions = SublayerAdapterOptions> extends AdapterWrapper<[hidden: tf.Tensor, context: LayerContext], tf.Tensor, Options> {
   readonly hiddenSize: number;
 
   constructor(base: Module<[tf.Tensor, LayerContext], tf.Tensor>, hiddenSize: number) {
@@ -39,12 +42,11 @@ export class SublayerAdapter extends AdapterWrapper<[hidden: tf.Tensor, context:
     this.hiddenSize = hiddenSize;
   }
 
-  protected createParameters(_adapterName: string, options: SublayerAdapterOptions): Record<string, Parameter> {
-    return createBottleneckParameters(this.hiddenSize, options.width);
-  }
+  /** A(h) for one adapter. */
+  protected abstract adapterOutput(adapter: WrapperAdapter<Options>, input: tf.Tensor): tf.Tensor;
 
   /** The tensor the adapter reads (also what a gate reads). */
-  protected adapterInput(adapter: WrapperAdapter<SublayerAdapterOptions>, baseOutput: tf.Tensor, hidden: tf.Tensor): tf.Tensor {
+  protected adapterInput(adapter: WrapperAdapter<Options>, baseOutput: tf.Tensor, hidden: tf.Tensor): tf.Tensor {
     switch (adapter.options.placement) {
       case 'sequential':
         return baseOutput;
@@ -55,16 +57,11 @@ export class SublayerAdapter extends AdapterWrapper<[hidden: tf.Tensor, context:
     }
   }
 
-  protected contribution(adapter: WrapperAdapter<SublayerAdapterOptions>, baseOutput: tf.Tensor, hidden: tf.Tensor): tf.Tensor {
+  protected contribution(adapter: WrapperAdapter<Options>, baseOutput: tf.Tensor, hidden: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const output = this.adapterOutput(adapter, this.adapterInput(adapter, baseOutput, hidden));
       return adapter.options.scaling === 1 ? output : tf.mul(output, adapter.options.scaling);
     });
-  }
-
-  /** A(h) for one adapter; subclasses with other parametrisations (Compacter, AdaMix, SparseAdapter) override it. */
-  protected adapterOutput(adapter: WrapperAdapter<SublayerAdapterOptions>, input: tf.Tensor): tf.Tensor {
-    return bottleneckForward(input, bottleneckWeights(adapter.parameters), activation(adapter.options.activation));
   }
 
   /** A sequential adapter's gate reads the sublayer output it adapts (its input), as UniPELT's adapter gate. */
@@ -75,5 +72,16 @@ export class SublayerAdapter extends AdapterWrapper<[hidden: tf.Tensor, context:
 
   override get gateInputSize(): number {
     return this.hiddenSize;
+  }
+}
+
+/** The plain bottleneck adapter: A(h) = f(h·W_down + b_down)·W_up + b_up (Houlsby, Pfeiffer, parallel adapters). */
+export class SublayerAdapter extends SublayerAdapterBase {
+  protected createParameters(_adapterName: string, options: SublayerAdapterOptions): Record<string, Parameter> {
+    return createBottleneckParameters(this.hiddenSize, options.width);
+  }
+
+  protected adapterOutput(adapter: WrapperAdapter<SublayerAdapterOptions>, input: tf.Tensor): tf.Tensor {
+    return bottleneckForward(input, bottleneckWeights(adapter.parameters), activation(adapter.options.activation));
   }
 }
