@@ -15,3 +15,6 @@ export { exportIa3Hf, ia3ConfigFromHf, loadIa3Hf } from './ia3/hf-format';
 export * from './compacter/config';
 export * from './compacter/layer';
 export * from './compacter/method';
+export * from './sparse-adapter/config';
+export * from './sparse-adapter/layer';
+export * from './sparse-adapter/method';

@@ -5,6 +5,7 @@ import { ia3 } from './ia3/method';
 import { parallelAdapter } from './parallel-adapter/method';
 import { pfeiffer } from './pfeiffer/method';
 import { scaledParallelAdapter } from './scaled-parallel-adapter/method';
+import { sparseAdapter } from './sparse-adapter/method';
 
 /** Registers this family's methods into the default registry of @peftjs/core. */
 declarePackage({
@@ -12,4 +13,4 @@ declarePackage({
   methods: ['houlsby', 'pfeiffer', 'parallel-adapter', 'scaled-parallel-adapter', 'adamix', 'compacter', 'ia3', 'lst', 'sparse-adapter'],
   hfPeftTypes: ['IA3'],
 });
-for (const method of [houlsby, pfeiffer, parallelAdapter, scaledParallelAdapter, ia3, compacter]) registerMethod(method);
+for (const method of [houlsby, pfeiffer, parallelAdapter, scaledParallelAdapter, ia3, compacter, sparseAdapter]) registerMethod(method);
