@@ -18,3 +18,6 @@ export * from './compacter/method';
 export * from './sparse-adapter/config';
 export * from './sparse-adapter/layer';
 export * from './sparse-adapter/method';
+export * from './lst/config';
+export * from './lst/side-network';
+export * from './lst/method';

@@ -3,6 +3,7 @@ import { compacter } from './compacter/method';
 import { houlsby } from './houlsby/method';
 import { ia3 } from './ia3/method';
 import { parallelAdapter } from './parallel-adapter/method';
+import { lst } from './lst/method';
 import { pfeiffer } from './pfeiffer/method';
 import { scaledParallelAdapter } from './scaled-parallel-adapter/method';
 import { sparseAdapter } from './sparse-adapter/method';
@@ -13,4 +14,4 @@ declarePackage({
   methods: ['houlsby', 'pfeiffer', 'parallel-adapter', 'scaled-parallel-adapter', 'adamix', 'compacter', 'ia3', 'lst', 'sparse-adapter'],
   hfPeftTypes: ['IA3'],
 });
-for (const method of [houlsby, pfeiffer, parallelAdapter, scaledParallelAdapter, ia3, compacter, sparseAdapter]) registerMethod(method);
+for (const method of [houlsby, pfeiffer, parallelAdapter, scaledParallelAdapter, ia3, compacter, sparseAdapter, lst]) registerMethod(method);
