@@ -21,3 +21,6 @@ export * from './sparse-adapter/method';
 export * from './lst/config';
 export * from './lst/side-network';
 export * from './lst/method';
+export * from './adamix/config';
+export * from './adamix/layer';
+export * from './adamix/method';

@@ -1,4 +1,5 @@
 import { declarePackage, registerMethod } from '@peftjs/core';
+import { adamix } from './adamix/method';
 import { compacter } from './compacter/method';
 import { houlsby } from './houlsby/method';
 import { ia3 } from './ia3/method';
@@ -14,4 +15,4 @@ declarePackage({
   methods: ['houlsby', 'pfeiffer', 'parallel-adapter', 'scaled-parallel-adapter', 'adamix', 'compacter', 'ia3', 'lst', 'sparse-adapter'],
   hfPeftTypes: ['IA3'],
 });
-for (const method of [houlsby, pfeiffer, parallelAdapter, scaledParallelAdapter, ia3, compacter, sparseAdapter, lst]) registerMethod(method);
+for (const method of [houlsby, pfeiffer, parallelAdapter, scaledParallelAdapter, ia3, compacter, sparseAdapter, lst, adamix]) registerMethod(method);
