@@ -23,6 +23,8 @@ const hidden = Number(option('hidden', '64'));
 const layers = Number(option('layers', '2'));
 const batches = option('batches', '8,16,32').split(',').map(Number);
 const head = { modulesToSave: { roles: ['head'] } };
+/** Repeats of each timed step (the median is kept); 0 skips timing. */
+const repeats = Number(option('repeats', '3'));
 
 function encoder(): BertModel {
   setGlobalSeed(2);
@@ -42,7 +44,8 @@ function step(model: TaskModel, parameters: Parameter[], batch: Batch): void {
   tf.dispose([value, ...Object.values(grads)]);
 }
 
-function medianMs(fn: () => void, repeats = 3): number {
+function medianMs(fn: () => void): number {
+  if (repeats === 0) return Number.NaN;
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const start = performance.now();
@@ -68,7 +71,15 @@ const all: Array<{ name: string; configs: () => MethodConfig[] | undefined }> = 
 const wanted = option('methods', '');
 const methods = wanted ? all.filter((method) => method.name === 'full' || wanted.split(',').includes(method.name)) : all;
 
+function printRow(r: Row): void {
+  console.log(`${r.method.padEnd(24)} ${String(r.batch).padStart(5)}  ${r.trainablePercent.toFixed(2).padStart(9)}  ${(r.peakBytes / 2 ** 20).toFixed(2).padStart(7)}  ${r.ratioToFull.toFixed(3).padStart(6)}  ${r.trainRatio.toFixed(2).padStart(17)}  ${r.inferRatio.toFixed(2).padStart(17)}`);
+}
+
 const backend = await initBackend({ prefer: backendName as 'cpu' | 'wasm' });
+if (!json) {
+  console.log(`backend ${backend.name}, seq ${seq}, hidden ${hidden}, layers ${layers} (times are wall clock on a shared machine)`);
+  console.log('method                   batch  trainable%  peak MB   ×full  train tok/s ×full  infer tok/s ×full');
+}
 type Row = { method: string; batch: number; trainablePercent: number; peakBytes: number; ratioToFull: number; trainMs: number; trainRatio: number; inferMs: number; inferRatio: number };
 const rows: Row[] = [];
 for (const size of batches) {
@@ -92,16 +103,10 @@ for (const size of batches) {
     row.trainRatio = full!.trainMs / trainMs;
     row.inferRatio = full!.inferMs / inferMs;
     rows.push(row);
+    if (!json) printRow(row);
     model.dispose();
   }
   tf.dispose(Object.values(batch));
 }
 
-if (json) console.log(JSON.stringify({ backend, seq, hidden, layers, rows }));
-else {
-  console.log(`backend ${backend}, seq ${seq}, hidden ${hidden}, layers ${layers} (times are wall clock on a shared machine)`);
-  console.log('method                   batch  trainable%  peak MB   ×full  train tok/s ×full  infer tok/s ×full');
-  for (const r of rows) {
-    console.log(`${r.method.padEnd(24)} ${String(r.batch).padStart(5)}  ${r.trainablePercent.toFixed(2).padStart(9)}  ${(r.peakBytes / 2 ** 20).toFixed(2).padStart(7)}  ${r.ratioToFull.toFixed(3).padStart(6)}  ${r.trainRatio.toFixed(2).padStart(17)}  ${r.inferRatio.toFixed(2).padStart(17)}`);
-  }
-}
+if (json) console.log(JSON.stringify({ backend: backend.name, seq, hidden, layers, rows }));

@@ -78,10 +78,8 @@ export class LadderLayerRunner implements LayerRunner {
     const states = noGrad(() => this.backbone.run(layers, hidden, context, { outputHiddenStates: true }).hiddenStates!);
     const last = states[states.length - 1]!;
     const output = leanAdd(last, this.side.forward(states, context));
-    if (!options.outputHiddenStates) {
-      tf.dispose(states.slice(0, -1));
-      return { hidden: output };
-    }
+    // The tapped states stay alive until the caller's tidy ends: the downsamplers' weight gradients read them.
+    if (!options.outputHiddenStates) return { hidden: output };
     return { hidden: output, hiddenStates: [...states.slice(0, -1), output] };
   }
 }
