@@ -1,4 +1,5 @@
-import { LinearAdapterWrapper, Parameter, PeftError, globalSeeds, leanAdd, tf, type Linear, type WrapperAdapter } from '@peftjs/core';
+import { Linear, LinearAdapterWrapper, Parameter, PeftError, globalSeeds, leanAdd, tf, type WrapperAdapter } from '@peftjs/core';
+import { scaledInputLinear } from './scaled-input-linear';
 
 /** What each named (IA)3 adapter of an Ia3Linear is created with. */
 export interface Ia3Options {
@@ -48,9 +49,18 @@ export class Ia3Linear extends LinearAdapterWrapper<Ia3Options> {
       if (gatedInput) {
         throw new PeftError('not-implemented', `ia3: a gate on the feed-forward (input-scaling) vector of adapter "${gatedInput.name}" is not supported.`, { field: 'gate', value: gatedInput.name, allowed: 'gates on output-scaling (key/value) vectors' });
       }
-      let input = x;
-      for (const adapter of inputs) input = tf.mul(input, adapter.parameters.get('ia3').value);
-      let y = this.base.forward(input);
+      let y: tf.Tensor;
+      const base = this.base;
+      if (inputs.length > 0 && base instanceof Linear && !base.weight.trainable && !(base.bias?.trainable ?? false)) {
+        // The memory-lean path: the scaled intermediate is not kept for backward (see scaledInputLinear).
+        const scale = inputs.map((adapter) => adapter.parameters.get('ia3').value).reduce((product, vector) => tf.mul(product, vector));
+        y = scaledInputLinear(x, scale, base.weight.value as tf.Tensor2D);
+        if (base.bias) y = leanAdd(y, base.bias.value);
+      } else {
+        let input = x;
+        for (const adapter of inputs) input = tf.mul(input, adapter.parameters.get('ia3').value);
+        y = this.base.forward(input);
+      }
       for (const adapter of outputs.filter((candidate) => !candidate.gate)) y = tf.mul(y, adapter.parameters.get('ia3').value);
       let output = y;
       for (const adapter of outputs.filter((candidate) => candidate.gate)) {
