@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
@@ -17,6 +18,8 @@ export function peftjsVitestConfig(name: string) {
       testTimeout: 120_000,
       hookTimeout: 120_000,
       pool: 'forks',
+      // tfjs' cpu backend banner ("install our node backend") in every test file's output says nothing about peftjs.
+      setupFiles: [fileURLToPath(new URL('../packages/core/src/backend/quiet-cpu-backend.ts', import.meta.url))],
     },
   });
 }

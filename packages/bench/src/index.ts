@@ -6,3 +6,4 @@ export * from './tasks/custom-task';
 export * from './runner/index';
 export * from './cli/index';
 export * from './pretrain/index';
+export * from './hybrids/index';

@@ -23,6 +23,7 @@ export * from './adalora/config';
 export * from './adalora/budget';
 export * from './adalora/layer';
 export * from './adalora/method';
+export * from './adalora/orthogonality';
 export * from './adalora/hf-format';
 export * from './shared/modules-to-save';
 export * from './galore/galore-optimizer';

@@ -1,2 +1,25 @@
-/** Methods of this family land here; see the package README for what is planned. */
-export {};
+export * from './prompt-tuning/config';
+export * from './prompt-tuning/method';
+export * from './prefix-tuning/config';
+export * from './prefix-tuning/layer-prefix';
+export * from './prefix-tuning/method';
+export * from './p-tuning-v2/config';
+export * from './p-tuning-v2/method';
+export * from './shared/prefix-rows';
+export * from './shared/prompt-rows';
+export * from './shared/prompt-table';
+export * from './p-tuning/config';
+export * from './p-tuning/encoded-prompt';
+export * from './p-tuning/prompt-encoders';
+export * from './p-tuning/method';
+export * from './adaptive-prefix-tuning/adaptive-prefix';
+export * from './adaptive-prefix-tuning/config';
+export * from './adaptive-prefix-tuning/method';
+export * from './spot/config';
+export * from './spot/method';
+export * from './spot/prompt-similarity';
+export * from './spot/source-prompts';
+export * from './ipt/autoencoder';
+export * from './ipt/config';
+export * from './ipt/intrinsic-prompt';
+export * from './ipt/method';

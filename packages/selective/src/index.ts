@@ -4,6 +4,7 @@ export * from './bitfit/subsets';
 export * from './bitfit/method';
 export * from './ln-tuning/config';
 export * from './ln-tuning/method';
+export * from './ln-tuning/hf-format';
 export * from './layer-selection/config';
 export * from './layer-selection/method';
 export * from './token-sft/config';

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { PeftError, defaultRegistry, initBackend, type BackendPreference, type MethodRegistry } from '@peftjs/core';
+import { PeftError, defaultRegistry, initBackend, invalidArgument, type BackendPreference, type MethodRegistry } from '@peftjs/core';
 import { formatComparisonText } from '../report/table';
 import { compareMethods, type CompareMethodsResult } from '../runner/compare-methods';
 import { resolveMethodRuns, type LearningRates } from '../runner/method-spec';
@@ -10,6 +10,9 @@ import { backboneFor } from './backbone-option';
 import type { CliIo } from './cli-io';
 import { DEFAULT_METHODS, DEFAULT_PRESET, DEFAULT_TASK, SMOKE_PRESET, type ComparePreset } from './presets';
 import { progressReporter } from './progress';
+import { listMethods } from '../runner/method-discovery';
+import { defaultJobs } from '../runner/run-pool';
+import { SUITES } from './presets';
 
 /** The parsed options of `peftjs compare`. */
 export interface CompareCommandOptions {
@@ -35,13 +38,22 @@ export interface CompareCommandOptions {
   out?: string;
   smoke: boolean;
   json: boolean;
+  /** Worker processes for the runs (default: the machine's cores). */
+  jobs?: number;
+  /** A named set of methods instead of --methods: `survey` runs every registered method and hybrid. */
+  suite?: string;
 }
 
 /** Runs `peftjs compare`: prints the table (or the JSON) and, last, the report folder. */
 export async function runCompareCommand(options: CompareCommandOptions, io: CliIo, registry: MethodRegistry = defaultRegistry): Promise<CompareMethodsResult> {
   const preset: ComparePreset = options.smoke ? SMOKE_PRESET : DEFAULT_PRESET;
-  const methodNames = options.methods ?? DEFAULT_METHODS.filter((name) => name === 'full' || registry.has(name));
-  const methods = resolveMethodRuns(methodNames, registry, '--methods');
+  if (options.suite !== undefined && options.methods !== undefined) {
+    throw new PeftError('invalid-argument', 'Invalid --suite: give either --suite or --methods, not both.', { field: '--suite', value: options.suite, allowed: 'omitted when --methods is given' });
+  }
+  const survey = options.suite !== undefined && suiteMethods(options.suite, registry);
+  const methodNames = survey || (options.methods ?? DEFAULT_METHODS.filter((name) => name === 'full' || registry.has(name)));
+  // A survey records a method that cannot run (e.g. a hybrid whose family is not installed) and goes on.
+  const methods = survey ? methodNames : resolveMethodRuns(methodNames, registry, '--methods');
   if (options.task !== undefined && options.data !== undefined) {
     throw new PeftError('invalid-argument', 'Invalid --task: give either --task or --data, not both.', { field: '--task', value: options.task, allowed: 'omitted when --data is given' });
   }
@@ -70,8 +82,12 @@ export async function runCompareCommand(options: CompareCommandOptions, io: CliI
       registry,
       memoryBatchSizes: options.memoryBatchSizes ?? preset.memoryBatchSizes,
       outDir: out,
+      // Workers look methods up in the default registry, so a registry of the caller's own runs in this process.
+      jobs: options.jobs ?? (registry === defaultRegistry ? defaultJobs() : 1),
+      continueOnError: Boolean(survey),
       notes: {
         preset: options.smoke ? 'smoke' : 'default',
+        ...(options.suite ? { suite: options.suite } : {}),
         subset: options.fullData ? 'all examples' : `at most ${preset.subset.train} / ${preset.subset.validation} / ${preset.subset.test} examples (train / validation / test), evenly across each split`,
       },
       onProgress: progress.onProgress,
@@ -82,6 +98,12 @@ export async function runCompareCommand(options: CompareCommandOptions, io: CliI
   if (options.json) io.stdout(`${JSON.stringify({ reportDir: out, files: outcome.files, results: outcome.results }, null, 2)}\n`);
   else io.stdout(`${formatComparisonText(outcome.results)}\n\n${out}\n`);
   return outcome;
+}
+
+/** The method names of a suite: `survey` is every registered method of every family, then the hybrids. */
+export function suiteMethods(suite: string, registry: MethodRegistry = defaultRegistry): string[] {
+  if (!(SUITES as readonly string[]).includes(suite)) invalidArgument('--suite', suite, SUITES);
+  return listMethods(registry).map((listing) => listing.name);
 }
 
 const DATA_OPTION_FIELDS = ['data', 'text-column', 'text-pair-column', 'label-column'];

@@ -6,3 +6,5 @@ export * from './compare-command';
 export * from './memory-command';
 export * from './list-commands';
 export * from './program';
+export * from './train-command';
+export * from './config-overrides';

@@ -17,7 +17,8 @@ export function runMethodsCommand(options: { json: boolean }, io: CliIo, registr
   const kindWidth = Math.max(4, ...methods.map((method) => method.kind.length));
   const line = (name: string, packageName: string, kind: string, description: string) =>
     `${name.padEnd(nameWidth)}  ${packageName.padEnd(packageWidth)}  ${kind.padEnd(kindWidth)}  ${description}`.trimEnd();
-  const lines = [line('method', 'package', 'kind', 'description'), ...methods.map((m) => line(m.name, m.packageName, m.kind, m.description))];
+  const describe = (m: (typeof methods)[number]) => (m.needs ? `${m.description} (needs ${m.needs.join(', ')})` : m.description);
+  const lines = [line('method', 'package', 'kind', 'description'), ...methods.map((m) => line(m.name, m.packageName, m.kind, describe(m)))];
   if (missing.length) {
     const byPackage = new Map<string, string[]>();
     for (const { name, packageName } of missing) byPackage.set(packageName, [...(byPackage.get(packageName) ?? []), name]);

@@ -23,10 +23,14 @@ export const SMOKE_PRESET: ComparePreset = {
   memoryBatchSizes: [4, 8, 16],
 };
 
-/** The default comparison: the bundled pretrained encoder, sized to finish in under ~10 minutes on 2 CPU cores with three methods. */
+/**
+ * The default comparison: the bundled pretrained encoder, sized to finish in under 5 minutes on 2
+ * CPU cores with three methods and the worker pool (estimated from the CPU time of short runs: about
+ * 1 s per full fine-tuning step and 0.5 s per LoRA or BitFit step on one wasm core).
+ */
 export const DEFAULT_PRESET: ComparePreset = {
-  seeds: 3,
-  steps: 200,
+  seeds: 2,
+  steps: 100,
   batchSize: 16,
   subset: { train: 4000, validation: 200, test: 600 },
   pretrained: true,
@@ -38,3 +42,6 @@ export const DEFAULT_PRESET: ComparePreset = {
 export const DEFAULT_METHODS = ['full', 'lora', 'bitfit'] as const;
 
 export const DEFAULT_TASK = 'sotu-era';
+
+/** Named method sets of `--suite`: `survey` runs every registered method of every family plus the hybrids (the survey's Table 5). */
+export const SUITES = ['survey'] as const;

@@ -5,9 +5,11 @@ import { taskNames } from '../runner/task-catalog';
 import { processIo, type CliIo } from './cli-io';
 import { runCompareCommand, type CompareCommandOptions } from './compare-command';
 import { runMethodsCommand, runTasksCommand } from './list-commands';
+import { runEvalCommand, runMergeCommand, runTrainCommand, type EvalCommandOptions, type MergeCommandOptions, type TrainCommandOptions } from './train-command';
 import { runMemoryCommand, type MemoryCommandOptions } from './memory-command';
 import { parseBackend, parseInteger, parseIntegerList, parseNameList, parsePositiveNumber } from './option-parsers';
-import { DEFAULT_PRESET, DEFAULT_TASK, SMOKE_PRESET } from './presets';
+import { DEFAULT_PRESET, DEFAULT_TASK, SMOKE_PRESET, SUITES } from './presets';
+import { defaultJobs } from '../runner/run-pool';
 
 export interface CliContext {
   io?: CliIo;
@@ -47,6 +49,8 @@ export function createProgram(io: CliIo, registry: MethodRegistry): Command {
     .option('--full-data', 'use every example of the task instead of an even subset')
     .option('--out <dir>', 'report folder (default peftjs-report/<task>-<time>)')
     .option('--smoke', 'a quick run: tiny model, few steps, one seed, small subset', false)
+    .option('--suite <name>', `a named set of methods instead of --methods (${SUITES.join('|')}: every registered method and hybrid; failed runs are recorded and the suite goes on)`)
+    .option('--jobs <n>', `worker processes for the runs (default: the cores, ${defaultJobs()} here); throughput is then timed one run at a time`, (v) => parseInteger('--jobs', v))
     .option('--json', 'print the results as JSON instead of the table (no progress output)', false)
     .action(async (options: CompareCommandOptions) => {
       await runCompareCommand(options, io, registry);
@@ -65,6 +69,61 @@ export function createProgram(io: CliIo, registry: MethodRegistry): Command {
     .option('--json', 'print JSON', false)
     .action(async (options: MemoryCommandOptions) => {
       await runMemoryCommand(options, io, registry);
+    });
+
+  const dataOptions = (command: Command) =>
+    command
+      .option('--text-column <name>', 'column of the text (default sentence)')
+      .option('--text-pair-column <name>', 'column of the second text of a pair')
+      .option('--label-column <name>', 'column of the label (default label)');
+
+  dataOptions(
+    program
+      .command('train')
+      .description('fine-tune one method, hybrid or composition (a+b) of a Hugging Face BERT on your TSV/JSONL file; checkpoints, resumes, evaluates and saves the adapter')
+      .requiredOption('--method <name>', 'a method, hybrid or composition (see `peftjs methods`; e.g. lora, mam, lora+bitfit)')
+      .requiredOption('--model <dir>', 'Hugging Face BERT directory (config.json, model.safetensors, tokenizer.json)')
+      .requiredOption('--data <file>', 'a GLUE-style .tsv (header row) or .jsonl file; split 80/10/10 (seeded) into train / validation / test')
+      .requiredOption('--out <dir>', 'output folder: adapter/, checkpoints/, train-summary.json')
+      .option('--config <key=value|file.json>', 'config override (repeatable; for a hybrid prefix the part label: lora.r=4)', (v: string, previous: string[] = []) => [...previous, v])
+      .option('--steps <n>', 'optimizer steps (default 300)', (v) => parseInteger('--steps', v), 300)
+      .option('--batch-size <n>', 'batch size (default 16)', (v) => parseInteger('--batch-size', v), 16)
+      .option('--learning-rate <lr>', 'learning rate (default 3e-3)', (v) => parsePositiveNumber('--learning-rate', v), 3e-3)
+      .option('--seed <n>', 'seed of the init, dropout and data order (default 1)', (v) => parseInteger('--seed', v, 0), 1)
+      .option('--max-length <n>', 'longest input in tokens (default 128)', (v) => parseInteger('--max-length', v))
+      .option('--labels <labels>', 'the allowed labels in id order (default: those in the file, sorted)', (v) => parseNameList('--labels', v))
+      .option('--eval-every <n>', 'evaluate on the validation split every n steps (default: 4 times per run)', (v) => parseInteger('--eval-every', v))
+      .option('--checkpoint-every <n>', 'save a checkpoint every n steps (default 50)', (v) => parseInteger('--checkpoint-every', v), 50)
+      .option('--resume', 'continue from the newest checkpoint in <out>/checkpoints', false)
+      .addOption(backendOption())
+      .option('--json', 'print the summary as JSON (no progress output)', false),
+  ).action(async (options: TrainCommandOptions) => {
+    await runTrainCommand(options, io, registry);
+  });
+
+  dataOptions(
+    program
+      .command('eval')
+      .description('score a saved adapter on every row of a TSV/JSONL file')
+      .requiredOption('--model <dir>', 'the base Hugging Face BERT directory the adapter was trained on')
+      .requiredOption('--adapter <dir>', 'the adapter folder (e.g. <out>/adapter of `peftjs train`)')
+      .requiredOption('--data <file>', 'a .tsv or .jsonl file with labels')
+      .option('--batch-size <n>', 'batch size (default 32)', (v) => parseInteger('--batch-size', v), 32)
+      .addOption(backendOption())
+      .option('--json', 'print JSON', false),
+  ).action(async (options: EvalCommandOptions) => {
+    await runEvalCommand(options, io, registry);
+  });
+
+  program
+    .command('merge')
+    .description('fold a saved adapter into the base weights and write a merged Hugging Face BERT checkpoint')
+    .requiredOption('--model <dir>', 'the base Hugging Face BERT directory')
+    .requiredOption('--adapter <dir>', 'the adapter folder')
+    .requiredOption('--out <dir>', 'where to write config.json, model.safetensors and tokenizer.json')
+    .addOption(backendOption())
+    .action(async (options: MergeCommandOptions) => {
+      await runMergeCommand(options, io, registry);
     });
 
   program

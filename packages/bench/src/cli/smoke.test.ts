@@ -1,5 +1,5 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseBenchResults } from '../report/results';
@@ -39,5 +39,9 @@ describe('peftjs compare --smoke (what `pnpm bench -- --smoke` runs)', () => {
     expect(png).toBeDefined();
     const bytes = await readFile(join(out, 'charts', png));
     expect([...bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  });
+    // The default pool (one worker per core) trained the runs; throughput was timed one at a time after.
+    expect(results.training).toMatchObject({ jobs: Math.min(3, availableParallelism()) });
+    // A loss curve per method in the report.
+    for (const method of methods) expect(charts).toContain(`loss-${method}.svg`);
+  }, 300_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memorySweepChart, renderChart, reportCharts, scoreVsTrainableChart, throughputChart } from './charts';
+import { chartFileStem, lossCurveChart, memorySweepChart, renderChart, reportCharts, scoreVsTrainableChart, throughputChart } from './charts';
 import { reportFixture } from './test-fixture';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -22,7 +22,27 @@ function svgTexts(svg: string): string[] {
 
 describe('report charts', () => {
   it('draws every chart the fixture has data for, in order', () => {
-    expect(reportCharts(reportFixture()).map((chart) => chart.name)).toEqual(['score-vs-trainable', 'memory-vs-batch', 'throughput']);
+    // Only full (seed 1) recorded a loss curve in the fixture, so it alone gets a loss chart.
+    expect(reportCharts(reportFixture()).map((chart) => chart.name)).toEqual(['score-vs-trainable', 'memory-vs-batch', 'throughput', 'loss-full']);
+  });
+
+  it('loss curve: a train-loss line per seed and the validation score per evaluation, on two axes', async () => {
+    const results = reportFixture();
+    const lora = results.runs.filter((run) => run.method === 'lora');
+    lora[0]!.lossCurve = [{ step: 1, loss: 1.2 }, { step: 2, loss: 0.9 }, { step: 3, loss: 0.7 }];
+    lora[1]!.lossCurve = [{ step: 1, loss: 1.1 }, { step: 2, loss: 1.0 }, { step: 3, loss: 0.8 }];
+    lora[0]!.evalCurve = [{ step: 2, score: 0.55 }, { step: 3, score: 0.61 }];
+    const chart = lossCurveChart(results, 'lora')!;
+    expect(chart.name).toBe('loss-lora');
+    const layers = (chart.spec as { layer: Array<{ data: { values: Array<Record<string, unknown>> } }> }).layer;
+    expect(layers[0]!.data.values).toHaveLength(6);
+    expect(layers[1]!.data.values).toEqual([{ seed: 'seed 1', step: 2, score: 55.00000000000001 }, { seed: 'seed 1', step: 3, score: 61 }]);
+    const texts = svgTexts((await renderChart(chart.spec, { scale: 1 })).svg);
+    expect(texts).toContain('train loss');
+    expect(texts).toContain('validation accuracy ×100 (◆)');
+    expect(texts).toContain('seed 2');
+    expect(lossCurveChart(results, 'bitfit')).toBeUndefined();
+    expect(chartFileStem('acme/lora+bitfit')).toBe('acme_lora+bitfit');
   });
 
   it('score vs trainable: method names, axis titles, one error bar per method, log x axis', async () => {

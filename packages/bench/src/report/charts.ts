@@ -145,9 +145,49 @@ export function throughputChart(results: BenchResults): ChartSpec | undefined {
   };
 }
 
-/** Every chart the results can draw, in report order. */
+/** A method name as a file stem (`acme/lora+bitfit` -> `acme_lora+bitfit`). */
+export function chartFileStem(name: string): string {
+  return name.replace(/[^A-Za-z0-9.+_-]/g, '_');
+}
+
+/**
+ * One method's training: train loss per step (a line per seed, left axis) and the validation
+ * score at each evaluation (points, right axis). Undefined when its runs recorded no loss curve.
+ */
+export function lossCurveChart(results: BenchResults, method: string): ChartSpec | undefined {
+  const runs = results.runs.filter((run) => run.method === method && run.lossCurve?.length);
+  if (runs.length === 0) return undefined;
+  const seed = (value: number) => `seed ${value}`;
+  const losses = runs.flatMap((run) => run.lossCurve!.map((point) => ({ seed: seed(run.seed), step: point.step, loss: point.loss })));
+  const evals = runs.flatMap((run) => (run.evalCurve ?? []).map((point) => ({ seed: seed(run.seed), step: point.step, score: 100 * point.score })));
+  const metric = results.task.metric;
+  const title = `${method}: train loss and validation ${metric}`;
+  const x = { field: 'step', type: 'quantitative' as const, title: 'optimizer step' };
+  const color = { field: 'seed', type: 'nominal' as const, title: 'seed', scale: { scheme: 'tableau10' } };
+  return {
+    name: `loss-${chartFileStem(method)}`,
+    title,
+    spec: {
+      $schema: SCHEMA,
+      title,
+      width: 420,
+      height: 240,
+      config: CHART_CONFIG,
+      layer: [
+        { data: { values: losses }, mark: { type: 'line', strokeWidth: 1.2 }, encoding: { x, y: { field: 'loss', type: 'quantitative', title: 'train loss' }, color } },
+        ...(evals.length
+          ? [{ data: { values: evals }, mark: { type: 'point' as const, filled: true, size: 50, shape: 'diamond' }, encoding: { x, y: { field: 'score', type: 'quantitative' as const, title: `validation ${metric} ×100 (◆)` }, color } }]
+          : []),
+      ],
+      resolve: { scale: { y: 'independent' } },
+    } as TopLevelSpec,
+  };
+}
+
+/** Every chart the results can draw, in report order: the comparisons, then a loss curve per method. */
 export function reportCharts(results: BenchResults): ChartSpec[] {
-  return [scoreVsTrainableChart(results), memorySweepChart(results), throughputChart(results)].filter((chart) => chart !== undefined);
+  const methods = [...new Set(results.runs.map((run) => run.method))];
+  return [scoreVsTrainableChart(results), memorySweepChart(results), throughputChart(results), ...methods.map((method) => lossCurveChart(results, method))].filter((chart) => chart !== undefined);
 }
 
 export interface ChartRenderOptions {

@@ -62,6 +62,28 @@ function methodLines(results: BenchResults): string[] {
 }
 
 /**
+ * The comparison table once per family (the runs' `family`: a method package, `hybrid`), each
+ * with the full fine-tuning rows, so the ratios stay against the same reference.
+ */
+function familySections(results: BenchResults): string[] {
+  const familyOf = (run: BenchResults['runs'][number]) => run.family ?? (run.method === FULL_FINE_TUNING ? FULL_FINE_TUNING : 'other');
+  const families = [...new Set(results.runs.map(familyOf))].filter((family) => family !== FULL_FINE_TUNING);
+  return families.map((family) => {
+    const runs = results.runs.filter((run) => familyOf(run) === family || run.method === FULL_FINE_TUNING);
+    return `### ${family}\n\n${formatComparisonMarkdown({ ...results, runs, failedRuns: undefined })}`;
+  });
+}
+
+/** One line per failed run: method, seed, error code and the first line of the message. */
+function failedRunLines(results: BenchResults): string[] {
+  return [
+    '| method | seed | error |',
+    '| --- | ---: | --- |',
+    ...(results.failedRuns ?? []).map((run) => `| ${run.method} | ${run.seed} | ${run.code ? `\`${run.code}\` ` : ''}${run.message.split('\n')[0]!.replace(/\|/g, '\\|')} |`),
+  ];
+}
+
+/**
  * The report as Markdown: title, setup (backend in the table caption), task summary, the
  * comparison table, charts, the method configurations, and how each number was measured.
  */
@@ -77,6 +99,9 @@ export function formatReportMarkdown(results: BenchResults, options: ReportMarkd
   if (charts.length > 0) {
     sections.push(`## Charts\n\n${charts.map((chart) => `![${chart.title}](charts/${chart.name}.png)\n\n[SVG](charts/${chart.name}.svg)`).join('\n\n')}`);
   }
+  const families = familySections(results);
+  if (families.length > 1) sections.push(`## By family\n\n${families.join('\n\n')}`);
+  if (results.failedRuns?.length) sections.push(`## Failed runs\n\n${failedRunLines(results).join('\n')}`);
   sections.push(`## Methods\n\n${methodLines(results).join('\n')}`);
   sections.push(`## How each number was measured\n\n${MEASUREMENT_NOTES.map((note) => `- ${note}`).join('\n')}`);
   return `${sections.join('\n\n')}\n`;

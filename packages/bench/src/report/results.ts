@@ -67,6 +67,8 @@ export const BenchRunSchema = z.object({
   method: z.string().min(1),
   /** The methods applied, in order, with their configurations (empty for full fine-tuning). */
   methodConfigs: z.array(BenchMethodConfigSchema),
+  /** The family the row belongs to in the report's per-family view: the method's package, `hybrid` for a composition, `full`. */
+  family: z.string().min(1).optional(),
   seed: z.number().int(),
   /** Metric name -> value on the test split (GLUE-style metrics in [-1, 1] or [0, 1]). */
   score: z.record(z.string(), finite),
@@ -94,6 +96,19 @@ export const BenchRunSchema = z.object({
   wallSeconds: finite.nonnegative(),
   /** Training loss by step, when recorded. */
   lossCurve: z.array(LossPointSchema).optional(),
+  /** Validation score (the task metric) by step, when evaluated during training. */
+  evalCurve: z.array(z.object({ step: count, score: finite })).optional(),
+  /** For a composition: each method's trainable and changed entries (see partParameterReport). */
+  parts: z.array(z.object({ name: z.string().min(1), packageName: z.string().min(1), trainableParameters: count, changedParameters: count.nullable() })).optional(),
+});
+
+/** A run that threw: recorded with its error so a long suite goes on and the report shows what failed. */
+export const FailedRunSchema = z.object({
+  method: z.string().min(1),
+  seed: z.number().int(),
+  /** The PeftError code, when the error had one. */
+  code: z.string().optional(),
+  message: z.string(),
 });
 
 /** Peak training memory of one method at one batch size (the memory-vs-batch sweep). */
@@ -123,6 +138,8 @@ export const BenchResultsSchema = z
     /** Training settings shared by the runs (batch size, sequence length, epochs, learning rates, ...). */
     training: z.record(z.string(), z.unknown()).optional(),
     runs: z.array(BenchRunSchema).min(1),
+    /** Runs that failed (a suite records them and goes on). */
+    failedRuns: z.array(FailedRunSchema).optional(),
     memorySweep: z.array(MemorySweepPointSchema).optional(),
   })
   .superRefine((results, context) => {
@@ -149,6 +166,7 @@ export type BenchTaskInfo = z.infer<typeof BenchTaskInfoSchema>;
 export type BenchModelInfo = z.infer<typeof BenchModelInfoSchema>;
 export type BenchMethodConfig = z.infer<typeof BenchMethodConfigSchema>;
 export type BenchRun = z.infer<typeof BenchRunSchema>;
+export type FailedRun = z.infer<typeof FailedRunSchema>;
 export type MemorySweepPoint = z.infer<typeof MemorySweepPointSchema>;
 export type BenchResults = z.infer<typeof BenchResultsSchema>;
 

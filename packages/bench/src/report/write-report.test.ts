@@ -33,7 +33,7 @@ describe('writeReport', () => {
   it('writes results.json, an SVG and a PNG per chart and report.md, and lists them', async () => {
     const results = reportFixture();
     const files = await writeReport(dir, results, { taskCard: card, scale: 1 });
-    const charts = ['score-vs-trainable', 'memory-vs-batch', 'throughput'];
+    const charts = ['score-vs-trainable', 'memory-vs-batch', 'throughput', 'loss-full'];
     expect(files).toEqual([
       join(dir, 'results.json'),
       ...charts.flatMap((name) => [join(dir, 'charts', `${name}.svg`), join(dir, 'charts', `${name}.png`)]),
@@ -58,6 +58,21 @@ describe('writeReport', () => {
     expect(markdown).toContain('- **lora** (seeds 1, 2): `[{"name":"lora","config":{"r":8,"alpha":16,"target":["attention.query","attention.value"]}}]`');
     expect(markdown).toContain('- **full** (seeds 1, 2): every parameter trained\n- **bitfit** (seed 1): `[{"name":"bitfit","config":{}}]`\n- **lora**');
     expect(markdown).toContain('## How each number was measured');
+    // Runs without a family (older results) form no per-family view.
+    expect(markdown).not.toContain('## By family');
+  });
+
+  it('adds a per-family view and the failed runs with their errors', async () => {
+    const results = reportFixture();
+    for (const run of results.runs) run.family = run.method === 'full' ? 'full' : run.method === 'lora' ? '@peftjs/lora' : '@peftjs/selective';
+    results.failedRuns = [{ method: 'mam', seed: 1, code: 'unknown-method', message: 'Hybrid "mam" needs method "prefix-tuning" | install @peftjs/prompts\nmore' }];
+    await writeReport(dir, results, { scale: 1 });
+    const markdown = await readFile(join(dir, 'report.md'), 'utf8');
+    const byFamily = markdown.slice(markdown.indexOf('## By family'), markdown.indexOf('## Failed runs'));
+    expect(byFamily).toContain(`### @peftjs/lora\n\n${formatComparisonMarkdown({ ...results, runs: results.runs.filter((run) => run.method !== 'bitfit') })}`);
+    expect(byFamily).toContain(`### @peftjs/selective\n\n${formatComparisonMarkdown({ ...results, runs: results.runs.filter((run) => run.method !== 'lora') })}`);
+    expect(markdown).toContain('| mam | 1 | `unknown-method` Hybrid "mam" needs method "prefix-tuning" \\| install @peftjs/prompts |');
+    expect((await readResultsJson(dir)).failedRuns).toEqual(results.failedRuns);
   });
 
   it('writes only the charts the results can draw, and uses the given title', async () => {

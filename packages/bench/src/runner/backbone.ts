@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { PeftError, createBert, loadHfBert, setGlobalSeed, writeFileAtomic, type BertModel, type BertTask } from '@peftjs/core';
+import { PeftError, createBert, loadHfBert, setGlobalSeed, writeFileAtomic, type BertConfigInput, type BertModel, type BertTask } from '@peftjs/core';
 import type { BenchTask } from '../tasks/task';
 import { BenchTokenizer } from '../tokenizer/bench-tokenizer';
 import type { WordPieceTokenizerJson } from '../tokenizer/tokenizer-json';
@@ -31,6 +31,19 @@ export interface PreparedBackbone {
   learningRates?: LearningRates;
   /** A new model with the base weights (each run gets its own copy, so runs never share trained state). */
   createModel(request: BackboneModelRequest): Promise<BertModel>;
+  /** How another process makes the same models (the worker pool); absent when it cannot. */
+  recipe?: BackboneRecipe;
+}
+
+/** Serializable instructions that make the same models as a PreparedBackbone's createModel, in another process. */
+export type BackboneRecipe = { kind: 'bert-config'; config: Omit<BertConfigInput, 'task' | 'numLabels'> } | { kind: 'hf-bert'; directory: string };
+
+/** A fresh model from a recipe: what createModel of the backbone that wrote it returns for the same request. */
+export async function createModelFromRecipe(recipe: BackboneRecipe, { task, numLabels, seed }: BackboneModelRequest): Promise<BertModel> {
+  setGlobalSeed(seed);
+  if (recipe.kind === 'bert-config') return createBert({ ...recipe.config, task, numLabels });
+  const { model } = await loadHfBert(recipe.directory, { task, numLabels, reinitializeMismatchedHeads: true });
+  return model;
 }
 
 /**
@@ -83,10 +96,8 @@ export function scratchBackbone(options: ScratchBackboneOptions = {}): BackboneP
         config: { ...config, init: 'random (seeded per run)' },
         // A random init has nothing to preserve: full fine-tuning learns at the PEFT methods' rate.
         learningRates: { full: 3e-3 },
-        async createModel({ task: head, numLabels, seed }) {
-          setGlobalSeed(seed);
-          return createBert({ ...config, task: head, numLabels });
-        },
+        recipe: { kind: 'bert-config', config },
+        createModel: (request) => createModelFromRecipe({ kind: 'bert-config', config }, request),
       };
     },
   };
@@ -123,11 +134,8 @@ export function hfBertBackbone(directory: string, options: { maxLength?: number;
         tokenizer,
         maxLength,
         config: { source: directory, ...pick(hfConfig, ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'vocab_size', 'max_position_embeddings']) },
-        async createModel({ task, numLabels, seed }) {
-          setGlobalSeed(seed);
-          const { model } = await loadHfBert(directory, { task, numLabels, reinitializeMismatchedHeads: true });
-          return model;
-        },
+        recipe: { kind: 'hf-bert', directory },
+        createModel: (request) => createModelFromRecipe({ kind: 'hf-bert', directory }, request),
       };
     },
   };

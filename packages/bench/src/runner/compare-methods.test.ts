@@ -94,13 +94,15 @@ describe('compareMethods', () => {
   it('names the registered methods and the providing package for an unknown one', () => {
     const registry = testRegistry();
     expect(() => resolveMethodRuns(['lora'], registry)).toThrow(/unknown method "lora".*@peftjs\/lora.*Registered: full, test-bias/);
+    let caught: unknown;
     try {
       resolveMethodRuns(['nope'], registry);
     } catch (error) {
-      expect(PeftError.hasCode(error, 'unknown-method')).toBe(true);
-      expect((error as PeftError).field).toBe('methods');
-      expect((error as PeftError).allowed).toEqual(['full', 'test-bias']);
+      caught = error;
     }
+    expect(PeftError.hasCode(caught, 'unknown-method')).toBe(true);
+    expect((caught as PeftError).field).toBe('methods');
+    expect((caught as PeftError).allowed).toEqual(['full', 'test-bias']);
     expect(() => resolveMethodRuns(['full', 'full'], registry)).toThrow(/listed twice/);
   });
 });

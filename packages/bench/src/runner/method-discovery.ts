@@ -1,4 +1,5 @@
 import { defaultRegistry, type MethodKind, type MethodRegistry } from '@peftjs/core';
+import { hybridsFor, type HybridRegistry } from '../hybrids/hybrid-registry';
 import { FULL_FINE_TUNING } from '../report/results';
 
 /** The first-party family packages whose `register` entry the bench imports when they are installed. */
@@ -45,17 +46,33 @@ export interface MethodListing {
   packageName: string;
   kind: MethodKind | 'full';
   description: string;
+  /** For a hybrid: its parts' method names, in order. */
+  parts?: string[];
+  /** For a hybrid: the packages its unregistered parts need (running it fails until they are installed). */
+  needs?: string[];
 }
 
-/** Full fine-tuning (built in) followed by every method of the registry, in registration order. */
-export function listMethods(registry: MethodRegistry = defaultRegistry): MethodListing[] {
+/** Full fine-tuning (built in), every method of the registry in registration order, then the registered hybrids. */
+export function listMethods(registry: MethodRegistry = defaultRegistry, hybrids: HybridRegistry = hybridsFor(registry)): MethodListing[] {
   return [
     { name: FULL_FINE_TUNING, packageName: '@peftjs/core', kind: 'full', description: 'Full fine-tuning: every parameter trained (the reference of the ratios).' },
     ...registry.list().map((method) => ({ name: method.name, packageName: method.packageName, kind: method.kind, description: method.description ?? '' })),
+    ...hybrids.list().map((hybrid) => {
+      const missing = hybrid.parts.filter((part) => !registry.has(part.method));
+      const needs = [...new Set(missing.map((part) => registry.providerOf(part.method) ?? part.method))];
+      return {
+        name: hybrid.name,
+        packageName: hybrid.packageName,
+        kind: 'hybrid' as const,
+        description: hybrid.description,
+        parts: hybrid.parts.map((part) => part.method),
+        ...(needs.length ? { needs } : {}),
+      };
+    }),
   ];
 }
 
 /** Method names a loaded package declares but has not registered (not built yet), with that package. */
-export function unregisteredBuiltinMethods(registry: MethodRegistry = defaultRegistry): Array<{ name: string; packageName: string }> {
-  return registry.declarations().flatMap((declaration) => declaration.methods.filter((name) => !registry.has(name)).map((name) => ({ name, packageName: declaration.packageName })));
+export function unregisteredBuiltinMethods(registry: MethodRegistry = defaultRegistry, hybrids: HybridRegistry = hybridsFor(registry)): Array<{ name: string; packageName: string }> {
+  return registry.declarations().flatMap((declaration) => declaration.methods.filter((name) => !registry.has(name) && !hybrids.has(name)).map((name) => ({ name, packageName: declaration.packageName })));
 }

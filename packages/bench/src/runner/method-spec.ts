@@ -1,4 +1,7 @@
 import { PeftError, defaultRegistry, type MethodConfig, type MethodKind, type MethodRegistry, type PeftMethod } from '@peftjs/core';
+import { composeByName, COMPOSITION_SEPARATOR } from '../hybrids/compose-by-name';
+import type { Hybrid } from '../hybrids/define-hybrid';
+import { hybridsFor, type HybridRegistry } from '../hybrids/hybrid-registry';
 import { FULL_FINE_TUNING } from '../report/results';
 
 /**
@@ -31,11 +34,12 @@ export const DEFAULT_LEARNING_RATES: Required<LearningRates> = {
 };
 
 /**
- * Resolves names through the registry; unknown names are an error listing the registered ones and
- * the providing package. `field` names the option in errors (`--methods` for the CLI).
+ * Resolves names through the registry and the hybrids: a method name, a registered hybrid (`mam`)
+ * or a composition by name (`lora+bitfit`). Unknown names are an error listing the registered ones
+ * and the providing package. `field` names the option in errors (`--methods` for the CLI).
  */
-export function resolveMethodRuns(inputs: readonly MethodRunInput[], registry: MethodRegistry = defaultRegistry, field = 'methods'): MethodRunSpec[] {
-  const runs = inputs.map((input) => (typeof input === 'string' ? resolveMethodName(input, registry, field) : input));
+export function resolveMethodRuns(inputs: readonly MethodRunInput[], registry: MethodRegistry = defaultRegistry, field = 'methods', hybrids: HybridRegistry = hybridsFor(registry)): MethodRunSpec[] {
+  const runs = inputs.map((input) => (typeof input === 'string' ? resolveMethodName(input, registry, field, hybrids) : input));
   const names = runs.map((run) => run.name);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   if (duplicate !== undefined) {
@@ -44,10 +48,13 @@ export function resolveMethodRuns(inputs: readonly MethodRunInput[], registry: M
   return runs;
 }
 
-function resolveMethodName(name: string, registry: MethodRegistry, field: string): MethodRunSpec {
+/** One name of a comparison resolved to its run: see resolveMethodRuns. */
+export function resolveMethodName(name: string, registry: MethodRegistry = defaultRegistry, field = 'methods', hybrids: HybridRegistry = hybridsFor(registry)): MethodRunSpec {
   if (name === FULL_FINE_TUNING) return { name, configs: [] };
+  if (!registry.has(name) && hybrids.has(name)) return hybridRun(hybrids.get(name), registry);
+  if (!registry.has(name) && name.includes(COMPOSITION_SEPARATOR)) return hybridRun(composeByName(name, { registry, hybrids, field }), registry);
   if (!registry.has(name)) {
-    const registered = [FULL_FINE_TUNING, ...registry.list().map((method) => method.name)];
+    const registered = [FULL_FINE_TUNING, ...registry.list().map((method) => method.name), ...hybrids.list().map((hybrid) => hybrid.name)];
     const packageName = registry.providerOf(name);
     const hint = packageName ? ` "${name}" is provided by ${packageName}, which is not installed or not registered: add it to your dependencies.` : '';
     throw new PeftError('unknown-method', `Invalid ${field}: unknown method "${name}".${hint} Registered: ${registered.join(', ')}.`, {
@@ -58,6 +65,11 @@ function resolveMethodName(name: string, registry: MethodRegistry, field: string
   }
   const method = registry.get(name);
   return { name, configs: [method(benchDefaultConfig(method))] };
+}
+
+/** A hybrid's parts with their configs, the task head trained by the first part that can (see HybridResolveOptions.trainHead). */
+export function hybridRun(hybrid: Hybrid, registry: MethodRegistry = defaultRegistry): MethodRunSpec {
+  return { name: hybrid.name, configs: hybrid.configs({ registry, trainHead: true }) };
 }
 
 /** Trains the task head beside the method, as HF PEFT adds the classifier to `modules_to_save` for classification. */

@@ -20,6 +20,7 @@ import {
   type TrainEvent,
   type TrainingTarget,
 } from '@peftjs/core';
+import { partParameterReport } from '../hybrids/part-report';
 import type { BenchRun } from '../report/results';
 import type { MethodRunSpec } from './method-spec';
 
@@ -33,12 +34,18 @@ export interface RunSettings {
   inferenceBatches?: number;
   /** Called after every optimizer step. */
   onStep?: (step: number, totalSteps: number, loss: number) => void;
+  /** Score the validation split every N steps (and at the end) into the run's evalCurve. Default: never. */
+  evalEvery?: number;
+  /** The metric the evalCurve records (the task's). Default 'accuracy'. */
+  evalMetric?: string;
 }
 
 /** Splits of tokenized examples a run trains and scores on. */
 export interface RunData {
   train: readonly Example[];
   test: readonly Example[];
+  /** Scored during training when `evalEvery` is set. */
+  validation?: readonly Example[];
 }
 
 /** A run's measurements before they are written as a BenchRun. */
@@ -78,9 +85,20 @@ export async function runMethod(model: BertModel, method: MethodRunSpec, data: R
       shuffledBatches(data.train, settings.batchSize, settings.seed, epoch, (tokens) => {
         lastBatchTokens = tokens;
       });
+    const evaluating = settings.evalEvery !== undefined && settings.evalEvery > 0 && (data.validation?.length ?? 0) > 0;
+    const evalBatches = evaluating ? batchExamples(data.validation!, { batchSize: settings.batchSize }) : undefined;
     const { result, peakBytes } = await measurePeakMemoryAsync(() =>
-      train(target, { data: batches, maxSteps: settings.steps, learningRate: settings.learningRate, seed: settings.seed, warmupRatio: 0.06, onEvent }),
-    );
+      train(target, {
+        data: batches,
+        maxSteps: settings.steps,
+        learningRate: settings.learningRate,
+        seed: settings.seed,
+        warmupRatio: 0.06,
+        onEvent,
+        ...(evalBatches ? { evalData: evalBatches, evalEvery: settings.evalEvery } : {}),
+      }),
+    ).finally(() => evalBatches?.forEach(disposeBatch));
+    const metric = settings.evalMetric ?? 'accuracy';
     const score = scoreOn(target, data.test, settings.batchSize);
     const inferenceTokensPerSecond = inferenceThroughput(model, data.test, settings.batchSize, settings.inferenceBatches ?? 16);
     const report = tuned?.report();
@@ -99,6 +117,10 @@ export async function runMethod(model: BertModel, method: MethodRunSpec, data: R
       steps: result.step,
       wallSeconds: (performance.now() - started) / 1000,
       lossCurve: result.losses.map((loss, i) => ({ step: i + 1, loss })),
+      ...(evaluating ? { evalCurve: result.evaluations.filter((e) => Number.isFinite(e.metrics[metric])).map((e) => ({ step: e.step, score: e.metrics[metric]! })) } : {}),
+      ...(tuned && method.configs.length > 1
+        ? { parts: partParameterReport(tuned).map((part) => ({ name: part.name, packageName: part.packageName, trainableParameters: part.trainable, changedParameters: part.changed ?? null })) }
+        : {}),
     };
   } finally {
     const parameters = new Set<Parameter>([...model.parameters(), ...(tuned?.allParameters() ?? [])]);
@@ -106,8 +128,8 @@ export async function runMethod(model: BertModel, method: MethodRunSpec, data: R
   }
 }
 
-/** Batches of one epoch in a seeded order; reports each batch's non-padding tokens as it is made. */
-function* shuffledBatches(examples: readonly Example[], batchSize: number, seed: number, epoch: number, onTokens: (tokens: number) => void): Iterable<Batch> {
+/** Batches of one epoch in a seeded order; reports each batch's non-padding tokens as it is made. The same seed and epoch give the same batches, so a resumed run sees the data it would have. */
+export function* shuffledBatches(examples: readonly Example[], batchSize: number, seed: number, epoch: number, onTokens: (tokens: number) => void): Iterable<Batch> {
   const order = shuffledIndices(examples.length, new SeedStream((seed ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0));
   for (let start = 0; start < order.length; start += batchSize) {
     const chosen = order.slice(start, start + batchSize).map((i) => examples[i]!);

@@ -1,3 +1,4 @@
 export * from './backend-types';
 export * from './init-backend';
 export * from './kernel-patches';
+export * from './quiet-cpu-backend';

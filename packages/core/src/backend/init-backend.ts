@@ -10,7 +10,9 @@ import {
   type InitBackendOptions,
   type SkippedBackend,
 } from './backend-types';
+import { setStreamingBackward } from '../grad/gradient-targets';
 import { patchedKernels, patchKernels, restoreStockKernels } from './kernel-patches';
+import { silenceCpuBackendBanner } from './quiet-cpu-backend';
 import { isNode } from './node-require';
 
 /** The environment variable that picks the backend when `initBackend` is not told one. */
@@ -77,6 +79,8 @@ async function activate(candidate: BackendCandidate, options: InitBackendOptions
  * await initBackend({ prefer: 'wasm', kernels: 'stock' }); // tfjs' own kernels, to compare
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  // Also here, for a bundle that dropped the import-time call: the banner's advice does not apply to peftjs.
+  silenceCpuBackendBanner();
   const preference = resolvePreference(options.prefer);
   if (options.kernels !== undefined && options.kernels !== 'fast' && options.kernels !== 'stock') {
     invalidArgument('kernels', options.kernels, ['fast', 'stock']);
@@ -91,6 +95,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     let kernelsPatched: string[] = [];
     if (options.kernels === 'stock') restoreStockKernels(candidate.backend);
     else kernelsPatched = patchKernels(candidate.backend);
+    // 'stock' compares against tfjs as shipped: its own backward too, which keeps everything to the end.
+    setStreamingBackward(options.kernels !== 'stock');
     const info: BackendInfo = {
       backend: candidate.backend,
       name: candidate.backend,

@@ -3,3 +3,4 @@ export * from './no-grad';
 export * from './recompute-gradients';
 export * from './position-rows';
 export * from './lean-add';
+export * from './gradient-targets';

@@ -22,13 +22,19 @@ describe('gradient control on wasm (with peftjs kernels)', () => {
     const forward = (i: number) => (h: tf.Tensor) => tf.tidy(() => layers[i]!.norm.forward(tf.add(h, tf.tanh(layers[i]!.linear.forward(h)))));
     const stages = layers.map((layer, i) => ({ forward: forward(i), parameters: [...layer.linear.parameters(), ...layer.norm.parameters()] }));
     const input = tf.randomNormal([16, 8, width], 0, 1, 'float32', 3);
-    const loss = (h: tf.Tensor) => tf.mean(tf.square(h)) as tf.Scalar;
+    // A fixed random-weighted sum: O(1) gradients on every layer. (The mean of squares of a LayerNorm output with
+    // gamma = 1, beta = 0 is constant, and would leave every layer but the last norm with zero gradient.)
+    const lossWeights = tf.randomNormal([16, 8, width], 0, 1, 'float32', 4);
+    const loss = (h: tf.Tensor) => tf.tidy(() => tf.div(tf.sum(tf.mul(h, lossWeights)), Math.sqrt(16 * 8)) as tf.Scalar);
     const variables = stages.flatMap((s) => s.parameters.map((p) => p.variable));
 
     const recomputed = measurePeakMemory(() => recomputeGradients({ input, stages, loss }));
     const plain = measurePeakMemory(() => tf.variableGrads(() => loss(stages.reduce((h, s) => s.forward(h), input)), variables));
     for (const stage of stages) {
       for (const parameter of stage.parameters) {
+        const reference = plain.result.grads[parameter.variable.name]!;
+        const size = tf.tidy(() => tf.max(tf.abs(reference)).dataSync()[0]!);
+        expect(size, 'the compared gradient is far above the tolerance').toBeGreaterThan(1e-3);
         const difference = tf.tidy(() => tf.max(tf.abs(tf.sub(recomputed.result.gradients.get(parameter)!, plain.result.grads[parameter.variable.name]!))).dataSync()[0]!);
         expect(difference).toBeLessThanOrEqual(1e-6);
       }
@@ -48,7 +54,7 @@ describe('gradient control on wasm (with peftjs kernels)', () => {
     const withoutTape = measurePeakMemory(step(true));
     // Each frozen layer's tape holds at least its input activation; noGrad holds none.
     expect(withTape.peakBytes - withoutTape.peakBytes).toBeGreaterThanOrEqual(4 * 16 * 8 * width * 4);
-    tf.dispose(input);
+    tf.dispose([input, lossWeights]);
     for (const layer of layers) [...layer.linear.parameters(), ...layer.norm.parameters()].forEach((p) => p.dispose());
   });
 });

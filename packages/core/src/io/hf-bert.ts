@@ -46,7 +46,24 @@ export interface LoadHfBertOptions {
 export async function loadHfBert(directory: string, options: LoadHfBertOptions = {}): Promise<HfLoadResult<BertModel>> {
   return loadHfModel(
     directory,
-    { configSchema: HfBertConfigSchema, toConfig: (hf) => bertConfigFromHf(hf, options), create: (config) => new BertModel(config), checkpoint: BERT_HF_CHECKPOINT },
+    {
+      configSchema: HfBertConfigSchema,
+      toConfig: (hf) => bertConfigFromHf(hf, options),
+      create: (config) => new BertModel(config),
+      checkpoint: BERT_HF_CHECKPOINT,
+      declaredSizes: (config) => ({
+        dimensions: [
+          { field: 'vocab_size', value: config.vocabSize, tensor: 'embeddings.word_embeddings.weight', axis: 0 },
+          { field: 'hidden_size', value: config.hiddenSize, tensor: 'embeddings.word_embeddings.weight', axis: 1 },
+          { field: 'max_position_embeddings', value: config.maxPositions, tensor: 'embeddings.position_embeddings.weight', axis: 0 },
+          { field: 'type_vocab_size', value: config.typeVocabSize, tensor: 'embeddings.token_type_embeddings.weight', axis: 0 },
+          // HF Linear weights are [out, in].
+          { field: 'intermediate_size', value: config.intermediateSize, tensor: 'encoder.layer.0.intermediate.dense.weight', axis: 0 },
+        ],
+        layers: { field: 'num_hidden_layers', value: config.numLayers, pattern: /(?:^|\.)encoder\.layer\.(\d+)\./ },
+        limits: [{ field: 'num_labels', value: config.numLabels, limit: config.vocabSize ?? 0, reason: 'a head wider than the vocabulary' }],
+      }),
+    },
     options,
   );
 }

@@ -46,7 +46,23 @@ export interface LoadHfGpt2Options {
 export async function loadHfGpt2(directory: string, options: LoadHfGpt2Options = {}): Promise<HfLoadResult<GptModel>> {
   return loadHfModel(
     directory,
-    { configSchema: HfGpt2ConfigSchema, toConfig: (hf) => gptConfigFromHf(hf, options), create: (config) => new GptModel(config), checkpoint: GPT2_HF_CHECKPOINT },
+    {
+      configSchema: HfGpt2ConfigSchema,
+      toConfig: (hf) => gptConfigFromHf(hf, options),
+      create: (config) => new GptModel(config),
+      checkpoint: GPT2_HF_CHECKPOINT,
+      declaredSizes: (config) => ({
+        dimensions: [
+          { field: 'vocab_size', value: config.vocabSize, tensor: 'wte.weight', axis: 0 },
+          { field: 'n_embd', value: config.hiddenSize, tensor: 'wte.weight', axis: 1 },
+          { field: 'n_positions', value: config.maxPositions, tensor: 'wpe.weight', axis: 0 },
+          // HF GPT-2's Conv1D weights are [in, out].
+          { field: 'n_inner', value: config.intermediateSize, tensor: 'h.0.mlp.c_fc.weight', axis: 1 },
+        ],
+        layers: { field: 'n_layer', value: config.numLayers, pattern: /(?:^|\.)h\.(\d+)\./ },
+        limits: [{ field: 'num_labels', value: config.numLabels, limit: config.vocabSize ?? 0, reason: 'a head wider than the vocabulary' }],
+      }),
+    },
     options,
   );
 }

@@ -21,8 +21,9 @@ export async function readJsonFile(path: string, schema?: z.ZodType): Promise<un
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const field = issue?.path.map(String).join('.') ?? '';
-  throw new PeftError('invalid-config', `${path}: ${field || '(root)'}: ${issue?.message ?? 'invalid value'}.`, {
+  // An issue with the document itself (not an object, say) has an empty path: name the root then.
+  const field = issue?.path.map(String).join('.') || '(root)';
+  throw new PeftError('invalid-config', `${path}: ${field}: ${issue?.message ?? 'invalid value'}.`, {
     field,
     value: valueAt(value, issue?.path ?? []),
     allowed: issue?.message ?? 'a valid value',

@@ -1,6 +1,7 @@
 import { PeftError, describeValue } from '../errors/peft-error';
 import { isPeftMethod } from './define-method';
 import type { AnyPeftMethod } from './erased-types';
+import { gateMethod } from './gate/method';
 
 /**
  * What a package says it provides, so errors can name the package to install: the method names
@@ -107,7 +108,8 @@ const DEFAULT_REGISTRY_KEY = Symbol.for('peftjs.defaultRegistry');
  */
 export const defaultRegistry: MethodRegistry = ((): MethodRegistry => {
   const holder = globalThis as unknown as Record<symbol, MethodRegistry | undefined>;
-  return (holder[DEFAULT_REGISTRY_KEY] ??= createRegistry());
+  // Core's own method (gates on other methods' contributions) is always there.
+  return (holder[DEFAULT_REGISTRY_KEY] ??= createRegistry([gateMethod]));
 })();
 
 /** Records a package's declaration in the default registry (see PackageDeclaration). */

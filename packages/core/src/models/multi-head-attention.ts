@@ -2,6 +2,7 @@ import { invalidArgument } from '../errors/peft-error';
 import { Dropout } from '../nn/dropout';
 import { Linear } from '../nn/linear';
 import { Module } from '../nn/module';
+import { scaledDotProductAttention } from '../nn/scaled-dot-product-attention';
 import { tf } from '../nn/tf';
 import { additiveAttentionMask } from './attention-mask';
 import { PrefixChain } from './prefix-chain';
@@ -96,11 +97,15 @@ export class MultiHeadAttention extends Module<[hidden: tf.Tensor, context: Laye
         values = tf.concat([rows.value, values], 2);
       }
       const keyLength = keys.shape[2]!;
-      let scores = tf.div(tf.matMul(query!, keys, false, true), Math.sqrt(this.headDim));
       const mask = additiveAttentionMask({ paddingMask: context.attentionMask, causal: this.causal, queryLength, keyLength });
-      if (mask) scores = tf.add(scores, mask);
-      const probabilities = this.child<Dropout>('attentionDropout').forward(tf.softmax(scores));
-      const attended = tf.matMul(probabilities, values).transpose([0, 2, 1, 3]).reshape([batch, queryLength, this.hiddenSize]);
+      const attentionDropout = this.child<Dropout>('attentionDropout');
+      const dropoutSeed = attentionDropout.nextMaskSeed();
+      const attended = scaledDotProductAttention(query!, keys, values, {
+        ...(mask ? { mask } : {}),
+        ...(dropoutSeed === undefined ? {} : { dropoutRate: attentionDropout.rate, dropoutSeed }),
+      })
+        .transpose([0, 2, 1, 3])
+        .reshape([batch, queryLength, this.hiddenSize]);
       return this.child<Dropout>('outputDropout').forward(this.child('output').forward(attended));
     });
   }

@@ -1,20 +1,18 @@
 import { PeftError } from '../errors/peft-error';
+import { geluErfOp, geluTanhOp } from './gelu-op';
 import { tf } from './tf';
 
 export const ACTIVATIONS = ['gelu', 'gelu_new', 'relu', 'silu', 'tanh'] as const;
 export type ActivationName = (typeof ACTIVATIONS)[number];
 
-/** GELU with the exact erf form (BERT's `gelu`). */
+/** GELU with the exact erf form (BERT's `gelu`), keeping only x for backward (see `geluErfOp`). */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
+  return geluErfOp(x);
 }
 
-/** GELU with the tanh approximation (GPT-2's `gelu_new`). */
+/** GELU with the tanh approximation (GPT-2's `gelu_new`), keeping only x for backward. */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
-    return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
-  });
+  return geluTanhOp(x);
 }
 
 export function activation(name: ActivationName): (x: tf.Tensor) => tf.Tensor {

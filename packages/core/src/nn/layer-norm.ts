@@ -1,3 +1,4 @@
+import { layerNormOp } from './layer-norm-op';
 import { Module } from './module';
 import { Parameter } from './parameter';
 import type { ModuleRole } from './roles';
@@ -9,7 +10,7 @@ export interface LayerNormOptions {
   trainable?: boolean;
 }
 
-/** Layer normalisation over the last axis: gamma·(x−μ)/√(σ²+ε) + beta. */
+/** Layer normalisation over the last axis: gamma·(x−μ)/√(σ²+ε) + beta, keeping only x̂ and 1/√(σ²+ε) for backward. */
 export class LayerNorm extends Module {
   readonly dim: number;
   readonly eps: number;
@@ -33,11 +34,6 @@ export class LayerNorm extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const axis = x.rank - 1;
-      const { mean, variance } = tf.moments(x, axis, true);
-      const normalized = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
-      return tf.add(tf.mul(normalized, this.gamma.value), this.beta.value);
-    });
+    return tf.tidy(() => layerNormOp(x, this.gamma.value, this.beta.value, this.eps));
   }
 }

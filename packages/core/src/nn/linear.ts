@@ -2,7 +2,7 @@ import { Module } from './module';
 import { Parameter } from './parameter';
 import type { ModuleRole } from './roles';
 import { tf } from './tf';
-import { leanAdd } from '../grad/lean-add';
+import { linearOp } from './linear-op';
 import { globalSeeds } from '../util/random';
 
 export interface LinearOptions {
@@ -52,14 +52,10 @@ export class Linear extends Module {
   }
 }
 
-/** x·W (+ b) over the last axis of x, flattening leading dims into one rank-2 matmul. */
+/**
+ * x·W (+ b) over the last axis of x, flattening leading dims into one rank-2 matmul; one
+ * custom-gradient op that keeps x only when W's gradient may be asked for (see `linearOp`).
+ */
 export function linearForward(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
-  const inFeatures = x.shape[x.shape.length - 1]!;
-  const outFeatures = weight.shape[1]!;
-  const lead = x.shape.slice(0, -1);
-  const flat = x.rank === 2 ? (x as tf.Tensor2D) : x.reshape([-1, inFeatures]) as tf.Tensor2D;
-  let y: tf.Tensor = tf.matMul(flat, weight as tf.Tensor2D);
-  // leanAdd: tf.add would keep x·W alive until backward just to read its shape.
-  if (bias) y = leanAdd(y, bias);
-  return x.rank === 2 ? y : y.reshape([...lead, outFeatures]);
+  return linearOp(x, weight, bias);
 }

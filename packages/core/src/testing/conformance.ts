@@ -36,6 +36,32 @@ export interface ConformanceCase {
   perturb?: (model: PeftModel<ConformanceModel>) => void;
   /** Absolute tolerance on logits. Default 1e-5. */
   tolerance?: number;
+  /**
+   * How far `perturb` must move the outputs (max |Δ| over logits and hidden states) before the merge,
+   * disable and save/load checks compare anything: a perturbation that leaves the outputs where they
+   * were makes those checks pass whatever the method does. Default 100 × tolerance.
+   */
+  minimumPerturbationEffect?: number;
+}
+
+/** The name of one conformance check (what `conformanceChecks` returns and `describeConformance` registers). */
+export type ConformanceCheckId =
+  | 'identity-at-init'
+  | 'trains-declared-parameters'
+  | 'no-tensor-leak'
+  | 'merge-parity'
+  | 'refuses-merge'
+  | 'disable-enable'
+  | 'save-load'
+  | 'rejects-invalid-config';
+
+/** One conformance check, runnable without vitest's `it` (the suite's self-test runs them against broken methods). */
+export interface ConformanceCheck {
+  readonly id: ConformanceCheckId;
+  /** The test name `describeConformance` registers it under. */
+  readonly name: string;
+  /** Throws (a vitest assertion error) when the method fails the check. */
+  run(): void | Promise<void>;
 }
 
 /**
@@ -96,19 +122,26 @@ function sgdStep(model: PeftModel<ConformanceModel>, batch: Batch, learningRate:
 }
 
 /**
- * Registers, with vitest, the checks every method must pass (STYLE.md §7): identity at init where
- * promised, merge/unmerge parity, enable/disable, save/load round trip, only the declared parameters
- * train, no tensor leak across steps, and clear errors on bad config.
- *
- * @example
- * describeConformance({ name: 'channel-scale', methods: () => [channelScale({ targets: { roles: ['ffn.down'] } })] });
+ * The checks every method must pass (STYLE.md §7), as plain functions that throw on failure:
+ * identity at init where promised, merge/unmerge parity, enable/disable, save/load round trip, only
+ * the declared parameters train, no tensor leak across steps, and clear errors on bad config. Checks
+ * that compare a perturbed method first require the perturbation to have moved the outputs.
+ * `describeConformance` registers them with vitest; call this directly to run them yourself.
  */
-export function describeConformance(testCase: ConformanceCase): void {
+export function conformanceChecks(testCase: ConformanceCase): ConformanceCheck[] {
   const createModel = testCase.createModel ?? (() => createConformanceBert());
   const tolerance = testCase.tolerance ?? 1e-5;
+  const minimumEffect = testCase.minimumPerturbationEffect ?? 100 * tolerance;
   const perturb = testCase.perturb ?? defaultPerturb;
 
-  function setup(): { base: ConformanceModel; tuned: PeftModel<ConformanceModel>; batch: Batch; baseLogits: Float32Array } {
+  interface Context {
+    base: ConformanceModel;
+    tuned: PeftModel<ConformanceModel>;
+    batch: Batch;
+    baseLogits: Float32Array;
+  }
+
+  function setup(): Context {
     const base = createModel();
     base.eval();
     const batch = conformanceBatch(base);
@@ -118,22 +151,45 @@ export function describeConformance(testCase: ConformanceCase): void {
     return { base, tuned, batch, baseLogits };
   }
 
-  function teardown(context: { base: ConformanceModel; batch: Batch }): void {
+  function teardown(context: Context): void {
     disposeBatch(context.batch);
     context.base.dispose();
   }
 
-  describe(`conformance: ${testCase.name}`, () => {
-    if (testCase.identityAtInit ?? true) {
-      it('leaves the outputs unchanged at init', () => {
-        const context = setup();
-        expect(maxAbsDiff(outputsOf(context.tuned, context.batch), context.baseLogits)).toBeLessThanOrEqual(tolerance);
-        teardown(context);
-      });
+  async function withContext(check: (context: Context) => void | Promise<void>): Promise<void> {
+    const context = setup();
+    try {
+      await check(context);
+    } finally {
+      teardown(context);
     }
+  }
 
-    it('trains exactly the parameters its methods declare', () => {
-      const context = setup();
+  /** Perturbs the method and requires the outputs to move by at least `minimumEffect`; returns the perturbed outputs. */
+  function perturbAndRequireEffect(context: Context): Float32Array {
+    const before = outputsOf(context.tuned, context.batch);
+    perturb(context.tuned);
+    const after = outputsOf(context.tuned, context.batch);
+    expect(
+      maxAbsDiff(after, before),
+      `the perturbation must move the outputs by at least ${minimumEffect} (minimumPerturbationEffect), or the checks after it compare nothing`,
+    ).toBeGreaterThanOrEqual(minimumEffect);
+    return after;
+  }
+
+  const checks: ConformanceCheck[] = [];
+  const add = (id: ConformanceCheckId, name: string, run: () => void | Promise<void>) => checks.push({ id, name, run });
+
+  if (testCase.identityAtInit ?? true) {
+    add('identity-at-init', 'leaves the outputs unchanged at init', () =>
+      withContext((context) => {
+        expect(maxAbsDiff(outputsOf(context.tuned, context.batch), context.baseLogits)).toBeLessThanOrEqual(tolerance);
+      }),
+    );
+  }
+
+  add('trains-declared-parameters', 'trains exactly the parameters its methods declare', () =>
+    withContext((context) => {
       const declared = new Set(context.tuned.appliedMethods().flatMap((method) => method.parameters()));
       const everything = context.tuned.model.parameters();
       const trainable = everything.filter((parameter) => parameter.trainable);
@@ -149,11 +205,11 @@ export function describeConformance(testCase: ConformanceCase): void {
       snapshot(frozen).forEach((after, i) => expect(maxAbsDiff(after, frozenBefore[i]!)).toBe(0));
       const moved = snapshot(declaredList).map((after, i) => maxAbsDiff(after, declaredBefore[i]!));
       expect(moved.filter((delta) => delta > 0).length).toBeGreaterThan(0);
-      teardown(context);
-    });
+    }),
+  );
 
-    it('keeps tf.memory().numTensors flat across training steps', () => {
-      const context = setup();
+  add('no-tensor-leak', 'keeps tf.memory().numTensors flat across training steps', () =>
+    withContext((context) => {
       perturb(context.tuned);
       context.tuned.model.train();
       sgdStep(context.tuned, context.batch, 0.01);
@@ -161,14 +217,13 @@ export function describeConformance(testCase: ConformanceCase): void {
       sgdStep(context.tuned, context.batch, 0.01);
       sgdStep(context.tuned, context.batch, 0.01);
       expect(tf.memory().numTensors).toBe(after1);
-      teardown(context);
-    });
+    }),
+  );
 
-    if (testCase.mergeable ?? true) {
-      it('gives the same outputs merged and unmerged, and restores the base weights on unmerge', () => {
-        const context = setup();
-        perturb(context.tuned);
-        const unmergedOutputs = outputsOf(context.tuned, context.batch);
+  if (testCase.mergeable ?? true) {
+    add('merge-parity', 'gives the same outputs merged and unmerged, and restores the base weights on unmerge', () =>
+      withContext((context) => {
+        const unmergedOutputs = perturbAndRequireEffect(context);
         const baseParameters = context.base.parameters().filter((parameter) => context.tuned.isBaseParameter(parameter));
         const baseBefore = snapshot(baseParameters);
         context.tuned.merge();
@@ -177,63 +232,80 @@ export function describeConformance(testCase: ConformanceCase): void {
         context.tuned.unmerge();
         expect(maxAbsDiff(outputsOf(context.tuned, context.batch), unmergedOutputs)).toBeLessThanOrEqual(tolerance);
         snapshot(baseParameters).forEach((after, i) => expect(maxAbsDiff(after, baseBefore[i]!)).toBeLessThanOrEqual(1e-5));
-        teardown(context);
-      });
-    } else {
-      it('refuses to merge with a not-mergeable error', () => {
-        const context = setup();
+      }),
+    );
+  } else {
+    add('refuses-merge', 'refuses to merge with a not-mergeable error', () =>
+      withContext((context) => {
         expect(() => context.tuned.merge()).toThrowError(expect.objectContaining({ code: 'not-mergeable' }));
-        teardown(context);
-      });
-    }
+      }),
+    );
+  }
 
-    if (testCase.supportsDisable ?? true) {
-      it('gives the base outputs when disabled and its own when enabled again', () => {
-        const context = setup();
-        perturb(context.tuned);
-        const tunedLogits = outputsOf(context.tuned, context.batch);
+  if (testCase.supportsDisable ?? true) {
+    add('disable-enable', 'gives the base outputs when disabled and its own when enabled again', () =>
+      withContext((context) => {
+        const tunedLogits = perturbAndRequireEffect(context);
+        expect(maxAbsDiff(tunedLogits, context.baseLogits), 'the perturbed method must differ from the base model').toBeGreaterThanOrEqual(minimumEffect);
         context.tuned.disable();
         expect(maxAbsDiff(outputsOf(context.tuned, context.batch), context.baseLogits)).toBeLessThanOrEqual(tolerance);
         context.tuned.enable();
         expect(maxAbsDiff(outputsOf(context.tuned, context.batch), tunedLogits)).toBeLessThanOrEqual(tolerance);
-        teardown(context);
-      });
-    }
+      }),
+    );
+  }
 
-    it('saves and loads onto a fresh base model with identical outputs', async () => {
-      const context = setup();
-      perturb(context.tuned);
-      const tunedLogits = outputsOf(context.tuned, context.batch);
+  add('save-load', 'saves and loads onto a fresh base model with identical outputs', () =>
+    withContext(async (context) => {
+      const tunedLogits = perturbAndRequireEffect(context);
       const dir = await mkdtemp(join(tmpdir(), 'peftjs-conformance-'));
       try {
         await context.tuned.save(dir);
         const registry = createRegistry(testCase.methods().map((config) => config.method));
         const fresh = createModel();
-        fresh.eval();
-        const loaded = await loadPeft(fresh, dir, { registry });
-        loaded.model.eval();
-        expect(maxAbsDiff(outputsOf(loaded, context.batch), tunedLogits)).toBeLessThanOrEqual(tolerance);
-        expect(loaded.trainableParameters().reduce((n, p) => n + p.size, 0)).toBe(
-          context.tuned.trainableParameters().reduce((n, p) => n + p.size, 0),
-        );
-        fresh.dispose();
+        try {
+          fresh.eval();
+          const loaded = await loadPeft(fresh, dir, { registry });
+          loaded.model.eval();
+          expect(maxAbsDiff(outputsOf(loaded, context.batch), tunedLogits)).toBeLessThanOrEqual(tolerance);
+          expect(loaded.trainableParameters().reduce((n, p) => n + p.size, 0)).toBe(
+            context.tuned.trainableParameters().reduce((n, p) => n + p.size, 0),
+          );
+        } finally {
+          fresh.dispose();
+        }
       } finally {
         await rm(dir, { recursive: true, force: true });
-        teardown(context);
       }
-    });
+    }),
+  );
 
-    for (const invalid of testCase.invalidConfigs ?? []) {
-      it(`rejects the config ${JSON.stringify(invalid.config)} naming ${invalid.field}`, () => {
-        try {
-          invalid.method(invalid.config as never);
-          expect.unreachable('the config was accepted');
-        } catch (error) {
-          expect(PeftError.hasCode(error, 'invalid-config')).toBe(true);
-          expect((error as PeftError).field).toContain(invalid.field);
-          expect((error as PeftError).message).toContain(invalid.field);
-        }
-      });
-    }
+  for (const invalid of testCase.invalidConfigs ?? []) {
+    add('rejects-invalid-config', `rejects the config ${JSON.stringify(invalid.config)} naming ${invalid.field}`, () => {
+      let caught: unknown;
+      try {
+        invalid.method(invalid.config as never);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, 'the config was accepted').toBeDefined();
+      expect(PeftError.hasCode(caught, 'invalid-config')).toBe(true);
+      expect((caught as PeftError).field).toContain(invalid.field);
+      expect((caught as PeftError).message).toContain(invalid.field);
+    });
+  }
+  return checks;
+}
+
+/**
+ * Registers, with vitest, the checks of `conformanceChecks` under `conformance: <name>`.
+ *
+ * @example
+ * describeConformance({ name: 'channel-scale', methods: () => [channelScale({ targets: { roles: ['ffn.down'] } })] });
+ */
+export function describeConformance(testCase: ConformanceCase): void {
+  const checks = conformanceChecks(testCase);
+  describe(`conformance: ${testCase.name}`, () => {
+    for (const check of checks) it(check.name, () => check.run());
   });
 }

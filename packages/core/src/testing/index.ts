@@ -1,2 +1,3 @@
 export * from './conformance';
 export * from './conformance-fixtures';
+export * from './crash-resume';

@@ -58,6 +58,8 @@ describe('Trainer with the reference BERT and a PeftModel', () => {
     });
     expect(result.losses.every(Number.isFinite)).toBe(true);
     expect(Object.keys(result.evaluations[0]!.metrics).sort()).toEqual(['accuracy', 'f1', 'loss', 'matthews']);
+    // One gradient call per step: the loops below must have something to check.
+    expect(gradientsSpy.mock.calls).toHaveLength(5);
     for (const call of gradientsSpy.mock.calls) expect((call[1] as tf.Tensor[]).length).toBe(trainable.size);
     const trainableVariables = new Set([...trainable].map((p) => p.variable));
     for (const call of gradientsSpy.mock.calls) for (const v of call[1] as tf.Tensor[]) expect(trainableVariables.has(v as tf.Variable)).toBe(true);

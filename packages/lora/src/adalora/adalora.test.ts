@@ -106,9 +106,14 @@ describe('AdaLoraLinear', () => {
 });
 
 describe('adalora method', () => {
-  it('regularizes toward orthogonal factors: orthRegWeight × mean of ‖AᵀA − I‖² and ‖BBᵀ − I‖²', () => {
+  it.each([
+    // HF PEFT (AdaLoraModel.forward: torch.norm(p="fro")): 0.5 × (‖AᵀA − I‖ + ‖BBᵀ − I‖) / 2 = 0.5 × (3 + 0) / 2.
+    { orthNorm: undefined, expected: (0.5 * (3 + 0)) / 2 },
+    // The paper's Eq. 4, squared: 0.5 × (9 + 0) / 2.
+    { orthNorm: 'squared-frobenius' as const, expected: (0.5 * (9 + 0)) / 2 },
+  ])('regularizes toward orthogonal factors: orthRegWeight × mean of ‖AᵀA − I‖ and ‖BBᵀ − I‖ (orthNorm $orthNorm)', ({ orthNorm, expected }) => {
     const model = createConformanceBert();
-    const tuned = peft(model, [adalora({ initR: 2, targetR: 1, orthRegWeight: 0.5, targets: { roles: ['attention.query'], layers: [0] } })]);
+    const tuned = peft(model, [adalora({ initR: 2, targetR: 1, orthRegWeight: 0.5, targets: { roles: ['attention.query'], layers: [0] }, ...(orthNorm ? { orthNorm } : {}) })]);
     const adapter = model.getModule('encoder.layers.0.attention.query') as AdaLoraLinear;
     // A = [e1, e2 scaled by 2] → AᵀA = diag(1, 4): gap 9. B rows orthonormal → gap 0.
     const a = new Array(16 * 2).fill(0);
@@ -119,7 +124,45 @@ describe('adalora method', () => {
     b[0] = 1;
     b[16 + 1] = 1;
     adapter.loraB.assign(tf.tensor2d(b, [2, 16]));
-    expect(tuned.appliedMethods()[0]!.regularization!().dataSync()[0]).toBeCloseTo((0.5 * (9 + 0)) / 2, 5);
+    const method = tuned.appliedMethods()[0]!;
+    expect(method.regularization!().dataSync()[0]).toBeCloseTo(expected, 5);
+    // Finite gradients even where B is exactly orthogonal (the plain norm's kink at 0).
+    const { grads, value } = tf.variableGrads(() => method.regularization!(), [adapter.loraA.variable, adapter.loraB.variable]);
+    for (const gradient of Object.values(grads)) expect(tf.all(tf.isFinite(gradient)).dataSync()[0]).toBe(1);
+    tf.dispose([value, ...Object.values(grads)]);
+    model.dispose();
+  });
+
+  it("updates importance where HF's update_and_allocate does: after the optimizer step, from the updated weights and the clipped gradients", async () => {
+    setGlobalSeed(6);
+    // Weights of std 0.3, so that E's gradient is O(1) (the std-0.02 conformance model's is ~1e-5).
+    const model = createBert({ vocabSize: 50, hiddenSize: 16, numLayers: 2, numHeads: 2, maxPositions: 32, hiddenDropout: 0, attentionDropout: 0, numLabels: 3, initStd: 0.3 }) as unknown as ConformanceModel;
+    const batch = conformanceBatch(model, { batch: 2, seq: 5 });
+    // deltaT 100: no pruning at step 1, so E after the step is the optimizer's result alone.
+    const tuned = peft(model, [adalora({ initR: 2, targetR: 1, beta1: 0.85, tinit: 0, tfinal: 0, deltaT: 100, totalSteps: 10, targets: { roles: ['attention.query'], layers: [0] } })]);
+    const adapter = model.getModule('encoder.layers.0.attention.query') as AdaLoraLinear;
+    let seed = 40;
+    for (const parameter of tuned.trainableParameters()) parameter.assign(tf.randomNormal(parameter.shape, 0, 1, 'float32', seed++));
+    const method = tuned.appliedMethods()[0]!;
+    // The trainer's gradient, computed independently: d(task loss + regularization), then clipped to global norm 0.1.
+    const variables = tuned.trainableParameters().map((parameter) => parameter.variable);
+    const { grads, value } = tf.variableGrads(() => tf.add(model.taskLoss(model.forward(batch), batch.labels!, batch.attentionMask), method.regularization!()) as tf.Scalar, variables);
+    const norm = Math.sqrt(Object.values(grads).reduce((sum, gradient) => sum + tf.sum(tf.square(gradient)).dataSync()[0]!, 0));
+    expect(norm).toBeGreaterThan(1);
+    const gradientE = Array.from(grads[adapter.loraE.variable.name]!.dataSync());
+    const before = Array.from(adapter.loraE.value.dataSync());
+    await train(tuned, { data: [batch], maxSteps: 1, learningRate: 0.5, schedule: 'constant', maxGradNorm: 0.1 });
+    const after = Array.from(adapter.loraE.value.dataSync());
+    const clipped = gradientE.map((g) => (g * 0.1) / norm);
+    const sensitivity = Array.from(method.state()['encoder.layers.0.attention.query.importance.E.sensitivity']!.dataSync());
+    sensitivity.forEach((value, k) => expect(value).toBeCloseTo(0.15 * Math.abs(after[k]! * clipped[k]!), 6));
+    // The placement matters: before the step, or unclipped, the numbers differ by ≥ 200× the 5e-7 tolerance above.
+    const preStep = before.map((e, k) => 0.15 * Math.abs(e * clipped[k]!));
+    const unclipped = after.map((e, k) => 0.15 * Math.abs(e * gradientE[k]!));
+    expect(Math.max(...sensitivity.map((v, k) => Math.abs(v - preStep[k]!)))).toBeGreaterThan(1e-4);
+    expect(Math.max(...sensitivity.map((v, k) => Math.abs(v - unclipped[k]!)))).toBeGreaterThan(1e-4);
+    tf.dispose([value, ...Object.values(grads)]);
+    disposeBatch(batch);
     model.dispose();
   });
 

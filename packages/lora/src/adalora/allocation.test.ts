@@ -15,9 +15,9 @@ const PATHS = ['encoder.layers.0.attention.query', 'encoder.layers.1.attention.q
  * Two query matrices of initR 3 whose singular values are set by hand. With gradients 1 on E and 0
  * on A and B, I(A) = I(B) = 0 and I(E) = |E|, so every triplet's score is s(λ) = Ī·Ū ∝ λ².
  */
-function setup() {
+function setup(tinit = 0) {
   const model = createConformanceBert();
-  const tuned = peft(model, [adalora({ initR: 3, targetR: 1, tinit: 0, tfinal: 5, deltaT: 1, totalSteps: 10, beta1: 0.5, beta2: 0.5, targets: { roles: ['attention.query'] } })]);
+  const tuned = peft(model, [adalora({ initR: 3, targetR: 1, tinit, tfinal: 5, deltaT: 1, totalSteps: 10, beta1: 0.5, beta2: 0.5, targets: { roles: ['attention.query'] } })]);
   const layers = PATHS.map((path) => model.getModule<AdaLoraLinear>(path));
   layers[0]!.loraE.assign(tf.tensor1d([3, 1, 5]));
   layers[1]!.loraE.assign(tf.tensor1d([2, 6, 4]));
@@ -36,10 +36,13 @@ function setup() {
 const values = (tensor: tf.Tensor) => Array.from(tensor.dataSync());
 
 describe('AdaLoRA importance and pruning through the training hooks', () => {
-  it('smooths importance over two steps (hand numbers) and returns the gradients unchanged', () => {
-    const { model, method, layers, gradients } = setup();
-    expect(method.transformGradients!(gradients)).toBe(gradients);
-    method.transformGradients!(gradients);
+  it('smooths importance after each optimizer step (afterStep, as HF) over two steps (hand numbers)', () => {
+    // tinit 4: no pruning in steps 1 and 2, so E stays as set.
+    const { model, method, layers, gradients, step } = setup(4);
+    // Importance is not computed before the optimizer step any more.
+    expect(method.transformGradients).toBeUndefined();
+    step({ step: 1 });
+    step({ step: 2 });
     // I = |E·1| = [3, 1, 5]. Step 1: Ī = 0.5·I, Ū = 0.5·|I − 0.5·I| = 0.25·I.
     // Step 2: Ī = 0.5·0.5·I + 0.5·I = 0.75·I, Ū = 0.5·0.25·I + 0.5·|I − 0.75·I| = 0.25·I.
     const state = layers[0]!.importanceState('q');
@@ -52,13 +55,14 @@ describe('AdaLoRA importance and pruning through the training hooks', () => {
   });
 
   it('keeps exactly the scheduled number of ranks, removing the lowest scores across all matrices', () => {
-    const { model, method, layers, gradients, step } = setup();
-    method.transformGradients!(gradients);
-    // Step 1 of 10 (tinit 0, tfinal 5): 1 − 1/5 = 0.8 → ⌊(6 − 2)·0.512 + 2⌋ = 4 kept; λ = 1 and 2 go.
+    const { model, layers, gradients, step } = setup();
+    // Step 1 of 10 (tinit 0, tfinal 5): importance from E (Ī = 0.5·|E|, Ū = 0.25·|E|), then
+    // 1 − 1/5 = 0.8 → ⌊(6 − 2)·0.512 + 2⌋ = 4 kept; λ = 1 and 2 go.
     step({ step: 1 });
     expect(values(layers[0]!.loraE.value)).toEqual([3, 0, 5]);
     expect(values(layers[1]!.loraE.value)).toEqual([0, 6, 4]);
-    // Step 2: 1 − 2/5 = 0.6 → ⌊4·0.216 + 2⌋ = 2 kept: the two largest over both matrices, 6 and 5.
+    // Step 2: importance again from the pruned E (scores [1.6875, 0.0625, 4.6875] and [0.25, 6.75, 3]);
+    // 1 − 2/5 = 0.6 → ⌊4·0.216 + 2⌋ = 2 kept: the two largest over both matrices, 6 and 5.
     step({ step: 2 });
     expect(layers[0]!.rankMask).toEqual([false, false, true]);
     expect(layers[1]!.rankMask).toEqual([false, true, false]);
@@ -69,13 +73,14 @@ describe('AdaLoRA importance and pruning through the training hooks', () => {
 
   it('fixes the target allocation at totalSteps − tfinal, holds it, and resumes it from state()', () => {
     const { model, method, layers, gradients, step } = setup();
-    method.transformGradients!(gradients);
+    // Step 4: importance (Ī = 0.5·|E|) and a prune to ⌊4·0.008 + 2⌋ = 2; step 5 = totalSteps − tfinal
+    // fixes the target allocation from the same scores (HF computes no importance at that step).
+    step({ step: 4 });
     step({ step: 5 });
     // Target budget 1 × 2 matrices: λ = 6 and 5 stay.
     expect(layers.map((layer) => layer.rankMask)).toEqual([[false, false, true], [false, true, false]]);
     // An optimizer step would move pruned values; the fixed mask zeroes them again, and importance is frozen.
     layers[0]!.loraE.assign(tf.tensor1d([7, 7, 7]));
-    method.transformGradients!(gradients);
     step({ step: 6 });
     expect(values(layers[0]!.loraE.value)).toEqual([0, 0, 7]);
     values(layers[0]!.importanceState('q')['q.importance.E.sensitivity']!).forEach((value, i) => expect(value).toBeCloseTo(0.5 * [3, 1, 5][i]!, 6));

@@ -28,8 +28,17 @@ export const adaloraConfigSchema = z
     beta2: z.number().min(0).lt(1).default(0.85),
     /** Weight of the orthogonality regularizer (`orth_reg_weight`). */
     orthRegWeight: z.number().nonnegative().default(0.5),
+    /**
+     * The norm in the orthogonality regularizer: `frobenius` (‖XᵀX − I‖_F, HF PEFT's
+     * `torch.norm(p="fro")`, the default) or `squared-frobenius` (‖XᵀX − I‖²_F, the paper's Eq. 4).
+     */
+    orthNorm: z.enum(['frobenius', 'squared-frobenius']).default('frobenius'),
     /** Length of the schedule (`total_step`); default the trainer's total steps. */
     totalSteps: z.number().int().positive().optional(),
+    /** HF PEFT's `layers_to_transform`: keep only targets in these layers (HF's layer-index rule; see LoRA's `layersToTransform`). */
+    layersToTransform: z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative()).min(1)]).optional(),
+    /** HF PEFT's `layers_pattern`: the name(s) of the layer list in HF module names (`layer`, `h`); needs `layersToTransform`. */
+    layersPattern: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     /** HF PEFT's `target_modules` (HF module names, a list of names/suffixes or one regular expression); replaces `targets` when set. */
     hfTargetModules: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     /**
@@ -39,8 +48,18 @@ export const adaloraConfigSchema = z
     rankPattern: z.record(z.string(), z.array(z.boolean())).optional(),
     /** Linears trained in full beside the adapter, typically the task head (`modules_to_save`). */
     modulesToSave: targetSelectorSchema.optional(),
+    /**
+     * HF PEFT's `modules_to_save`, matched against HF module names (`classifier`, `score`); names that
+     * match nothing are skipped, as in HF. Loading an HF adapter sets it; it replaces `modulesToSave`.
+     */
+    hfModulesToSave: z.array(z.string().min(1)).optional(),
   })
-  .refine((config) => config.targetR <= config.initR, { message: 'targetR must not exceed initR', path: ['targetR'] });
+  .refine((config) => config.targetR <= config.initR, { message: 'targetR must not exceed initR', path: ['targetR'] })
+  .refine((config) => config.layersPattern === undefined || config.layersToTransform !== undefined, { message: 'layersPattern needs layersToTransform (as in HF PEFT)', path: ['layersPattern'] })
+  .refine((config) => config.layersToTransform === undefined || typeof config.hfTargetModules !== 'string', {
+    message: 'layersToTransform cannot be used when hfTargetModules is a regular expression (as in HF PEFT)',
+    path: ['layersToTransform'],
+  });
 
 export type AdaloraConfig = z.output<typeof adaloraConfigSchema>;
 export type AdaloraConfigInput = z.input<typeof adaloraConfigSchema>;

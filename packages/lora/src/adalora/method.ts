@@ -1,34 +1,34 @@
-import { PeftError, definePeftMethod, resolveWrappableTargets, tf, type AppliedMethod, type Module, type StepInfo } from '@peftjs/core';
-import { hfNameOrUndefined, matchesHfTargetModules } from '../lora/hf-format';
+import { PeftError, combineApplied, definePeftMethod, fromWrappers, resolveWrappableTargets, tf, type AppliedMethod, type Module, type StepInfo } from '@peftjs/core';
+import { hfNameOrUndefined, inTransformedLayers, selectedByHfTargets } from '../lora/hf-format';
 import type { LinearLike } from '../lora/layer';
-import { wrapModulesToSave } from '../shared/modules-to-save';
+import { attachHfModulesToSave, attachModulesToSave } from '../shared/modules-to-save';
 import { wrapTargets, wrappedTargetsMethod } from '../shared/wrapped-targets';
 import { budgetAt, pruningThreshold } from './budget';
 import { adaloraConfigSchema, type AdaloraConfig } from './config';
 import { adaloraHfFormat, exportAdaloraHf, loadAdaloraHf } from './hf-format';
 import { AdaLoraLinear } from './layer';
+import { orthogonalityPenalty } from './orthogonality';
 
 function isLinearLike(module: Module<any, any>): module is LinearLike {
   const candidate = module as unknown as Partial<LinearLike>;
   return typeof candidate.inFeatures === 'number' && typeof candidate.outFeatures === 'number' && typeof module.forward === 'function';
 }
 
-/** ‖XᵀX − I‖²_F for X [n, r] (columns orthonormal at 0). */
-export function orthogonalityGap(x: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.sum(tf.square(tf.sub(tf.matMul(x, x, true, false), tf.eye(x.shape[1])))));
-}
 
 /** The Linears to wrap: by HF module name when `hfTargetModules` is set (files from HF PEFT), else by selector. */
 function selectTargets(model: Module<any, any>, config: AdaloraConfig): string[] {
   const wanted = config.hfTargetModules;
   if (wanted === undefined) {
-    return resolveWrappableTargets(model, config.targets, { accept: isLinearLike, method: 'adalora', needs: 'Linear module', suggest: 'attention.query or all-linear' }).map(({ path }) => path);
+    const paths = resolveWrappableTargets(model, config.targets, { accept: isLinearLike, method: 'adalora', needs: 'Linear module', suggest: 'attention.query or all-linear' }).map(({ path }) => path);
+    const kept = paths.filter((path) => inTransformedLayers(config, hfNameOrUndefined(model, path) ?? path));
+    if (kept.length === 0) throw new PeftError('selector-no-match', `adalora: layersToTransform ${JSON.stringify(config.layersToTransform)} keeps none of the ${paths.length} targets.`, { field: 'layersToTransform', value: config.layersToTransform });
+    return kept;
   }
   const found: string[] = [];
   for (const [path, module] of model.namedModules()) {
     if (path === '' || !isLinearLike(module) || found.some((match) => path.startsWith(`${match}.`))) continue;
     const hfName = hfNameOrUndefined(model, path);
-    if (hfName !== undefined && matchesHfTargetModules(wanted, hfName)) found.push(path);
+    if (hfName !== undefined && selectedByHfTargets(wanted, config, hfName)) found.push(path);
   }
   if (found.length === 0) {
     throw new PeftError('selector-no-match', `adalora: hfTargetModules ${JSON.stringify(wanted)} matched no linear module's HF name.`, { field: 'hfTargetModules', value: wanted });
@@ -40,11 +40,11 @@ function selectTargets(model: Module<any, any>, config: AdaloraConfig): string[]
  * AdaLoRA (Zhang et al., "Adaptive Budget Allocation for Parameter-Efficient Fine-Tuning", ICLR
  * 2023) as a peftjs method:
  * - each target Linear gets an SVD-form update A·diag(E)·B (AdaLoraLinear, Eq. 3);
- * - `regularization()` adds orthRegWeight × the mean over all A and B of ‖AᵀA − I‖²_F and ‖BBᵀ − I‖²_F
- *   (Eq. 4 per matrix; HF PEFT averages over matrices as here but takes the unsquared norm);
- * - `transformGradients` updates the smoothed importance of every entry from the step's gradients
- *   (Eq. 8–9) and returns the gradients unchanged;
- * - `afterStep` follows the cubic budget schedule (Eq. 14): every deltaT steps it scores each triplet
+ * - `regularization()` adds orthRegWeight × the mean over all A and B of ‖AᵀA − I‖_F and ‖BBᵀ − I‖_F
+ *   (Eq. 4 per matrix, as HF PEFT computes it; `orthNorm: 'squared-frobenius'` squares each norm as
+ *   the paper writes it);
+ * - `afterStep` updates the smoothed importance of every entry (Eq. 8–9) from the updated weights
+ *   and the step's clipped gradients, where HF's update_and_allocate does, then follows the cubic budget schedule (Eq. 14): every deltaT steps it scores each triplet
  *   (Eq. 10–11) and zeroes the E entries of the lowest-scoring ones over all matrices, keeping the
  *   budget; pruned entries are held at zero after every step until a later pruning keeps them. At
  *   step totalSteps − tfinal the target budget is allocated once and that mask is fixed (HF's
@@ -61,18 +61,18 @@ export const adaloraMethod = definePeftMethod({
   description: 'AdaLoRA: SVD-form low-rank updates whose singular values are pruned to a budget by smoothed importance (Zhang et al. 2023); mergeable.',
   configSchema: adaloraConfigSchema,
   hf: adaloraHfFormat,
-  apply(model, config): AppliedMethod {
+  apply(model, config, { adapterName }): AppliedMethod {
     const paths = selectTargets(model, config);
     const layers = wrapTargets(model, paths, (current) => new AdaLoraLinear(current as LinearLike, { r: config.initR, alpha: config.alpha, dropout: config.dropout }));
-    const copies = wrapModulesToSave(model, config.modulesToSave, 'adalora');
-    const plumbing = wrappedTargetsMethod('adalora', model, [...layers, ...copies]);
+    const copyTargets = config.hfModulesToSave ? attachHfModulesToSave(model, config.hfModulesToSave, 'adalora', adapterName) : attachModulesToSave(model, config.modulesToSave, 'adalora', adapterName);
+    const copies = copyTargets.map(({ path, wrapper }) => ({ path, layer: wrapper.forAdapter(adapterName) }));
+    const plumbing = combineApplied('adalora', [wrappedTargetsMethod('adalora', model, layers), fromWrappers('adalora', model, copyTargets, adapterName)]);
     for (const { path, layer } of layers) {
       const hfName = config.rankPattern ? hfNameOrUndefined(model, path) : undefined;
       const pattern = hfName === undefined ? undefined : (config.rankPattern?.[`${hfName}.lora_E`] ?? config.rankPattern?.[hfName]);
       if (pattern && pattern.length === layer.r) layer.maskRanks(pattern);
     }
-    /** Steps done (from afterStep) and the schedule length, so transformGradients knows the phase. */
-    let stepsDone = 0;
+    /** The schedule length once known (config or trainer), for the HF export's total_step. */
     let knownTotalSteps = config.totalSteps;
     /** Set at step totalSteps − tfinal: the target allocation, fixed from then on. */
     let finalized = false;
@@ -90,20 +90,7 @@ export const adaloraMethod = definePeftMethod({
 
     return {
       ...plumbing,
-      regularization() {
-        return tf.tidy(() => {
-          const gaps = layers.flatMap(({ layer }) => [orthogonalityGap(layer.loraA.value as tf.Tensor2D), orthogonalityGap(tf.transpose(layer.loraB.value) as tf.Tensor2D)]);
-          return tf.mul(tf.div(tf.addN(gaps), gaps.length), config.orthRegWeight) as tf.Scalar;
-        });
-      },
-      transformGradients(gradients) {
-        // HF's update_and_allocate smooths importance only before step totalSteps − tfinal.
-        const step = stepsDone + 1;
-        if (!finalized && (knownTotalSteps === undefined || step < knownTotalSteps - config.tfinal)) {
-          layers.forEach(({ layer }) => layer.updateImportance(gradients, config.beta1, config.beta2));
-        }
-        return gradients;
-      },
+      regularization: () => orthogonalityPenalty(layers.map(({ layer }) => layer), config.orthRegWeight, config.orthNorm),
       afterStep(info: StepInfo) {
         const totalSteps = config.totalSteps ?? info.totalSteps;
         if (totalSteps - config.tfinal <= config.tinit) {
@@ -113,8 +100,10 @@ export const adaloraMethod = definePeftMethod({
             allowed: `tinit + tfinal < ${totalSteps}`,
           });
         }
-        stepsDone = info.step;
         knownTotalSteps = totalSteps;
+        // Importance where HF's update_and_allocate computes it: after the optimizer step, from the
+        // updated weights and the step's gradients after clipping, and only before totalSteps − tfinal.
+        if (!finalized && info.step < totalSteps - config.tfinal) layers.forEach(({ layer }) => layer.updateImportance(info.gradients, config.beta1, config.beta2));
         if (!finalized && info.step >= totalSteps - config.tfinal) {
           maskToBudget(config.targetR * layers.length);
           finalized = true;
@@ -142,7 +131,7 @@ export const adaloraMethod = definePeftMethod({
         finalized = state['adalora.finalized']?.dataSync()[0] === 1;
       },
       exportHf: () => exportAdaloraHf(model, config, layers, knownTotalSteps, copies),
-      loadHf: (tensors) => loadAdaloraHf(model, config, layers, tensors),
+      loadHf: (tensors) => loadAdaloraHf(model, config, layers, tensors, copies),
       remove() {
         tf.dispose(stateTensors);
         stateTensors = [];

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { LoraLinear } from '../lora/layer';
+import { LoraLinear } from '../lora/layer';
 import { krona } from '../krona/method';
 import { lora, loraMethod } from '../lora/method';
 import { addWeightedAdapter } from './weighted-adapter';
@@ -27,11 +27,11 @@ function twoAdapters(): { model: ConformanceModel; tuned: PeftModel<ConformanceM
   return { model, tuned };
 }
 
-/** The LoRA layer of `adapter` at a path: adapters nest, so walk the wrappers down from the outermost. */
-function layerOf(model: ConformanceModel, path: string, depthFromOutside: number): LoraLinear {
-  let module = model.getModule(path) as LoraLinear;
-  for (let i = 0; i < depthFromOutside; i++) module = module.base as unknown as LoraLinear;
-  return module;
+/** The LoRA layer at a path, as seen by one adapter (the adapters live side by side in one LoraLinear). */
+function layerOf(model: ConformanceModel, path: string, adapter: string): LoraLinear {
+  const layer = model.getModule(path) as LoraLinear;
+  expect(layer.base).not.toBeInstanceOf(LoraLinear);
+  return layer.forAdapter(adapter);
 }
 
 /** Host-side ΔW [in, out] of a LoRA layer: s·A·B. */
@@ -56,8 +56,7 @@ describe('addWeightedAdapter', () => {
   it.each(['cat', 'svd'] as const)("'%s' (full rank) gives the hidden states of W + Σ w_i ΔW_i computed independently", (combinationType) => {
     const { model, tuned } = twoAdapters();
     const batch = conformanceBatch(model, { batch: 3 });
-    // Nesting from outside: b (added last) wraps a.
-    const deltas = TARGETS.map((path) => tf.add(tf.mul(delta(layerOf(model, path, 1)), 0.7), tf.mul(delta(layerOf(model, path, 0)), -1.5)) as tf.Tensor2D);
+    const deltas = TARGETS.map((path) => tf.add(tf.mul(delta(layerOf(model, path, 'a')), 0.7), tf.mul(delta(layerOf(model, path, 'b')), -1.5)) as tf.Tensor2D);
     addWeightedAdapter(tuned, { adapters: ['a', 'b'], weights: [0.7, -1.5], name: 'mix', combinationType, svdRank: 5 });
     tuned.setAdapter('mix');
     const ours = tuned.forward(batch).lastHiddenState.dataSync();
@@ -66,7 +65,7 @@ describe('addWeightedAdapter', () => {
     // The combined update moves the hidden states, so matching them is not trivial.
     expect(Math.max(...Array.from(expected, (value, i) => Math.abs(value - base[i]!)))).toBeGreaterThan(1e-2);
     ours.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 5));
-    expect((model.getModule(TARGETS[0]!) as LoraLinear).r).toBe(5);
+    expect((model.getModule(TARGETS[0]!) as LoraLinear).forAdapter('mix').r).toBe(5);
     tf.dispose(deltas);
     disposeBatch(batch);
     model.dispose();
@@ -74,9 +73,9 @@ describe('addWeightedAdapter', () => {
 
   it("truncated 'svd' loses exactly the dropped singular values", () => {
     const { model, tuned } = twoAdapters();
-    const sum = tf.add(delta(layerOf(model, TARGETS[0]!, 1)), delta(layerOf(model, TARGETS[0]!, 0))) as tf.Tensor2D;
+    const sum = tf.add(delta(layerOf(model, TARGETS[0]!, 'a')), delta(layerOf(model, TARGETS[0]!, 'b'))) as tf.Tensor2D;
     addWeightedAdapter(tuned, { adapters: ['a', 'b'], weights: [1, 1], name: 'low', combinationType: 'svd', svdRank: 2 });
-    const low = delta(model.getModule(TARGETS[0]!) as LoraLinear);
+    const low = delta((model.getModule(TARGETS[0]!) as LoraLinear).forAdapter('low'));
     const error = tf.norm(tf.sub(sum, low)).dataSync()[0]!;
     const total = tf.sum(tf.square(sum)).dataSync()[0]!;
     const kept = tf.sum(tf.square(low)).dataSync()[0]!;
@@ -93,12 +92,12 @@ describe('addWeightedAdapter', () => {
     tuned.addAdapter('b', [lora({ r: 2, alpha: 1 })]);
     let seed = 10;
     for (const adapter of ['a', 'b']) for (const { applied } of tuned.entries(adapter)) for (const parameter of applied.parameters()) parameter.assign(tf.randomNormal(parameter.shape, 0, 0.3, 'float32', seed++));
-    const [a, b] = [layerOf(model, TARGETS[1]!, 1), layerOf(model, TARGETS[1]!, 0)];
+    const [a, b] = [layerOf(model, TARGETS[1]!, 'a'), layerOf(model, TARGETS[1]!, 'b')];
     // s_a = 4 / 2 = 2, s_b = 1 / 2 = 0.5; weights 2 and 8 → factors √4 = 2 and √4 = 2.
     const expectedA = tf.add(tf.mul(a.loraA.value, 2), tf.mul(b.loraA.value, 2));
     const expectedB = tf.add(tf.mul(a.loraB.value, 2), tf.mul(b.loraB.value, 2));
     addWeightedAdapter(tuned, { adapters: ['a', 'b'], weights: [2, 8], name: 'lin', combinationType: 'linear' });
-    const combined = model.getModule(TARGETS[1]!) as LoraLinear;
+    const combined = (model.getModule(TARGETS[1]!) as LoraLinear).forAdapter('lin');
     expect(combined.scaling).toBe(1);
     Array.from(combined.loraA.value.dataSync()).forEach((value, i) => expect(value).toBeCloseTo(expectedA.dataSync()[i]!, 6));
     Array.from(combined.loraB.value.dataSync()).forEach((value, i) => expect(value).toBeCloseTo(expectedB.dataSync()[i]!, 6));

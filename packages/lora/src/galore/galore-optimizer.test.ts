@@ -47,6 +47,37 @@ describe('GaloreOptimizer', () => {
     optimizer.dispose();
   });
 
+  it("projects a square [in, out] weight on its input side (left, U_r), as galore_torch does on nn.Linear's [out, in]", () => {
+    const initial = tf.randomNormal([5, 5], 0, 1, 'float32', 7);
+    const weight = new Parameter(initial.clone());
+    const gradient = tf.randomNormal([5, 5], 0, 1, 'float32', 8);
+    const optimizer = new GaloreOptimizer([weight], settings(['w']), { rank: 2, scale: 0.5, targets: () => true });
+    optimizer.step(new Map([[weight, gradient]]));
+    // galore_torch on the transposed gradient Gᵀ [out, in] (square, so 'right'): R' = Gᵀ·V'ᵀ_r with
+    // V' the right singular vectors of Gᵀ, i.e. the left ones U of G. In our layout: R = U_rᵀ·G [r, n].
+    const { u, k } = svd({ data: gradient.dataSync(), rows: 5, cols: 5 });
+    const projection = tf.tensor2d(Array.from({ length: 5 * 2 }, (_, index) => u[Math.floor(index / 2) * k + (index % 2)]!), [5, 2]);
+    const expected = tf.tidy(() => {
+      const r = tf.matMul(projection, gradient, true, false);
+      const normalized = tf.div(tf.mul(r, 0.1), tf.add(tf.sqrt(tf.mul(tf.square(r), 0.001)), 1e-8));
+      return tf.sub(initial, tf.mul(tf.matMul(projection, normalized), (0.1 * Math.sqrt(0.001)) / 0.1 * 0.5));
+    });
+    const moved = tf.tidy(() => tf.max(tf.abs(tf.sub(weight.value, initial))).dataSync()[0]!);
+    expect(moved).toBeGreaterThan(1e-3);
+    Array.from(weight.value.dataSync()).forEach((value, i) => expect(value).toBeCloseTo(expected.dataSync()[i]!, 4));
+    const { tensors } = optimizer.state();
+    expect(tensors['w.projection']!.shape).toEqual([5, 2]);
+    expect(tensors['w.exp_avg']!.shape).toEqual([2, 5]);
+    optimizer.dispose();
+    // squareSide 'output' projects the columns instead (galore_torch on an [in, out] Conv1D weight).
+    const other = new Parameter(initial.clone());
+    const outputSide = new GaloreOptimizer([other], settings(['w']), { rank: 2, targets: () => true, squareSide: 'output' });
+    outputSide.step(new Map([[other, gradient]]));
+    expect(outputSide.state().tensors['w.projection']!.shape).toEqual([2, 5]);
+    outputSide.dispose();
+    expect(() => new GaloreOptimizer([other], settings(['w']), { squareSide: 'rows' as never })).toThrowError(expect.objectContaining({ field: 'squareSide' }));
+  });
+
   it('refreshes the projection exactly every updateProjGap steps', () => {
     const weight = new Parameter(tf.randomNormal([5, 4], 0, 1, 'float32', 5));
     const optimizer = new GaloreOptimizer([weight], settings(['w']), { rank: 2, updateProjGap: 3, targets: () => true });

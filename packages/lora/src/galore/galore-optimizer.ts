@@ -13,13 +13,22 @@ export interface GaloreOptions {
    * smaller side exceeds the rank.
    */
   targets?: (name: string, parameter: Parameter) => boolean;
+  /**
+   * Which side of a square weight [n, n] is projected. galore_torch projects a square gradient from
+   * the right, on PyTorch's nn.Linear layout [out, in]: the input side. Our Linear weights are
+   * [in, out], so 'input' (the default) projects our rows from the left, matching galore_torch on
+   * nn.Linear; 'output' projects our columns (what galore_torch does on an [in, out] weight, such
+   * as transformers' GPT-2 Conv1D). Non-square weights always project their smaller side, as
+   * galore_torch does in either layout.
+   */
+  squareSide?: 'input' | 'output';
 }
 
 interface ParameterState {
   step: number;
   firstMoment?: tf.Tensor;
   secondMoment?: tf.Tensor;
-  /** [r, n] (right projection, m ≥ n) or [m, r] (left), for projected parameters. */
+  /** [r, n] (right projection: m > n, or a square weight with squareSide 'output') or [m, r] (left), for projected parameters. */
   projection?: tf.Tensor2D;
 }
 
@@ -28,8 +37,10 @@ interface ParameterState {
  * ICML 2024, Algorithm 2; the authors' galore_torch AdamW and GaLoreProjector): full weights train,
  * but the gradient G [m, n] of each chosen matrix is projected to rank r before Adam, so the Adam
  * moments live in the small space:
- * - every T steps (and at the first), P = the top-r right singular vectors Vᵀ_r [r, n] when m ≥ n,
- *   else the left ones U_r [m, r], from an SVD of the current gradient (core's `truncatedSvd`);
+ * - every T steps (and at the first), P = the top-r right singular vectors Vᵀ_r [r, n] when m > n,
+ *   else the left ones U_r [m, r], from an SVD of the current gradient (core's `truncatedSvd`); a
+ *   square G [n, n] = [in, out] is projected on its input side (left), as galore_torch projects
+ *   nn.Linear's [out, in] gradient from the right (see `squareSide`);
  * - R = G·Pᵀ (or Pᵀ·G); Adam on R: m, v, N = m/(√v + ε) with step size lr·√(1 − β2ᵗ)/(1 − β1ᵗ);
  * - W ← W − step·α·(N·P or P·N), then decoupled weight decay W ← W − lr·λ·W.
  * Optimizer memory per matrix: 2·m·r (or 2·r·n) moments + the projection, instead of 2·m·n.
@@ -39,6 +50,7 @@ export class GaloreOptimizer implements Optimizer {
   readonly rank: number;
   readonly updateProjGap: number;
   readonly scale: number;
+  readonly squareSide: 'input' | 'output';
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;
@@ -53,6 +65,10 @@ export class GaloreOptimizer implements Optimizer {
     this.rank = options.rank ?? 128;
     this.updateProjGap = options.updateProjGap ?? 200;
     this.scale = options.scale ?? 0.25;
+    this.squareSide = options.squareSide ?? 'input';
+    if (this.squareSide !== 'input' && this.squareSide !== 'output') {
+      throw new PeftError('invalid-argument', `galore: squareSide must be 'input' or 'output'; got ${String(this.squareSide)}.`, { field: 'squareSide', value: this.squareSide, allowed: ['input', 'output'] });
+    }
     for (const [field, value] of [['rank', this.rank], ['updateProjGap', this.updateProjGap]] as const) {
       if (!Number.isInteger(value) || value < 1) throw new PeftError('invalid-argument', `galore: ${field} must be a positive integer; got ${value}.`, { field, value, allowed: 'a positive integer' });
     }
@@ -89,7 +105,7 @@ export class GaloreOptimizer implements Optimizer {
     const { beta1, beta2, epsilon, learningRate } = this;
     const projected = this.projected.has(parameter);
     const [rows, cols] = parameter.shape as [number, number];
-    const right = rows >= cols;
+    const right = rows > cols || (rows === cols && this.squareSide === 'output');
     if (projected && (state.projection === undefined || state.step % this.updateProjGap === 0)) {
       const { u, s, v } = truncatedSvd(gradient as tf.Tensor2D, Math.min(this.rank, rows, cols));
       state.projection?.dispose();

@@ -12,9 +12,10 @@ type Term = 'a' | 'b' | 'c' | 'd' | 'e';
  * A and B are [in, out] matrices given as a low-rank product (down [in, r] · up [r, out]), a
  * per-output-unit vector [out] broadcast over the inputs, or one scalar; C is an input-space
  * vector [in] (or a rank-r product [in, r]·[r, 1]) whose image C·W0 [out] shifts the bias, as the
- * authors' code adds W0·C to the bias; D and E are [out] vectors or scalars. The low-rank terms
- * start with a Kaiming-uniform down factor and a zero up factor, everything else at zero, so the
- * layer equals the base at init. Everything folds into W and b: merge is exact.
+ * authors' code adds W0·C to the bias; D and E are [out] vectors or scalars. As in the authors'
+ * code, low-rank A and B start with a Kaiming-uniform input-side (down) factor and a zero up
+ * factor, low-rank C with a zero down factor [in, r] and a Kaiming-uniform up factor [r, 1];
+ * everything else starts at zero, so the layer equals the base at init. Everything folds into W and b: merge is exact.
  */
 export class GloraLinear extends Module<[tf.Tensor], tf.Tensor> {
   readonly inFeatures: number;
@@ -43,8 +44,11 @@ export class GloraLinear extends Module<[tf.Tensor], tf.Tensor> {
     matrixTerm('a', config.a);
     matrixTerm('b', config.b);
     if (config.c === 'lora') {
-      this.registerParameter('cDown', new Parameter(kaimingUniform([inSize, r]), { kind: 'glora_c' }));
-      this.registerParameter('cUp', new Parameter(tf.zeros([r, 1]), { kind: 'glora_c' }));
+      // The authors' code (GLoRA's glora.py: make_param((in, 1), 'LoRA_r'), then kaiming_uniform_ on
+      // Cu only) starts Cd [in, r] at zero and Cu [r, 1] Kaiming-uniform with fan-in 1, i.e. U(−1, 1):
+      // the reverse of the A/B terms, whose input-side factor is the random one.
+      this.registerParameter('cDown', new Parameter(tf.zeros([inSize, r]), { kind: 'glora_c' }));
+      this.registerParameter('cUp', new Parameter(kaimingUniform([r, 1], 1), { kind: 'glora_c' }));
     } else if (config.c === 'vector') this.registerParameter('c', new Parameter(tf.zeros([inSize]), { kind: 'glora_c' }));
     for (const term of ['d', 'e'] as const) {
       const variant = config[term];
@@ -136,8 +140,11 @@ export class GloraLinear extends Module<[tf.Tensor], tf.Tensor> {
   }
 }
 
-/** HF/PyTorch's kaiming_uniform_(a=√5) on a [fanIn-major] factor: U(−1/√fan, 1/√fan) with fan = rows. */
-function kaimingUniform(shape: [number, number]): tf.Tensor {
-  const bound = 1 / Math.sqrt(shape[0]);
+/**
+ * PyTorch's kaiming_uniform_(a=√5): U(−1/√fanIn, 1/√fanIn). fanIn defaults to the rows of our
+ * [in, r] factors (the columns of the authors' [r, in] ones).
+ */
+function kaimingUniform(shape: [number, number], fanIn = shape[0]): tf.Tensor {
+  const bound = 1 / Math.sqrt(fanIn);
   return tf.randomUniform(shape, -bound, bound, 'float32', globalSeeds().nextSeed());
 }

@@ -82,6 +82,22 @@ describe('GloraLinear', () => {
     layer.dispose();
   });
 
+  it("starts low-rank C as the authors' code: Cd [in, r] zero, Cu [r, 1] Kaiming-uniform U(−1, 1) (fan-in 1)", () => {
+    setGlobalSeed(3);
+    const layer = new GloraLinear(new Linear(64, 5, { initStd: 0.5 }), glora.parseConfig({ r: 8, c: 'lora' }));
+    const down = Array.from(layer.parameter('cDown').value.dataSync());
+    const up = Array.from(layer.parameter('cUp').value.dataSync());
+    expect(layer.parameter('cDown').shape).toEqual([64, 8]);
+    expect(down.every((value) => value === 0)).toBe(true);
+    expect(up.every((value) => Math.abs(value) <= 1)).toBe(true);
+    // A bound of 1/√64 (fan = rows of an [in, r] factor) would keep every entry under 0.125.
+    expect(Math.max(...up.map(Math.abs))).toBeGreaterThan(0.3);
+    // A and B keep the other orientation: the input-side factor is the random one.
+    expect(Array.from(layer.parameter('aDown').value.dataSync()).some((value) => value !== 0)).toBe(true);
+    expect(Array.from(layer.parameter('aUp').value.dataSync()).every((value) => value === 0)).toBe(true);
+    layer.dispose();
+  });
+
   it('has the gradients of finite differences for every term', () => {
     const layer = randomized({ r: 2, c: 'lora' });
     const x = tf.randomNormal([3, 6], 0, 1, 'float32', 5);

@@ -1,5 +1,5 @@
-import { Linear, definePeftMethod, resolveWrappableTargets, type AppliedMethod } from '@peftjs/core';
-import { wrapModulesToSave } from '../shared/modules-to-save';
+import { Linear, combineApplied, definePeftMethod, resolveWrappableTargets, type AppliedMethod } from '@peftjs/core';
+import { modulesToSavePart } from '../shared/modules-to-save';
 import { wrapTargets, wrappedTargetsMethod } from '../shared/wrapped-targets';
 import { gloraConfigSchema } from './config';
 import { GloraLinear } from './layer';
@@ -19,10 +19,10 @@ export const gloraMethod = definePeftMethod({
   kind: 'reparametrization',
   description: 'Generalized LoRA: W0 + W0⊙A + B and b0 + b0⊙D + E + C·W0 with low-rank/vector/scalar terms (Chavan et al. 2023); mergeable.',
   configSchema: gloraConfigSchema,
-  apply(model, config): AppliedMethod {
+  apply(model, config, { adapterName }): AppliedMethod {
     const paths = resolveWrappableTargets(model, config.targets, { accept: (module) => module instanceof Linear, method: 'glora', needs: 'Linear module', suggest: 'attention.query or all-linear' }).map(({ path }) => path);
     const layers = wrapTargets(model, paths, (current) => new GloraLinear(current as Linear, config));
-    return wrappedTargetsMethod('glora', model, [...layers, ...wrapModulesToSave(model, config.modulesToSave, 'glora')]);
+    return combineApplied('glora', [wrappedTargetsMethod('glora', model, layers), modulesToSavePart(model, config.modulesToSave, 'glora', adapterName)]);
   },
 });
 

@@ -35,10 +35,12 @@ describe('Fastfood', () => {
     [16, 16],
     [3, 12],
     [10, 4],
-  ])('projects d = %i to D = %i as the dense H·G·Π·H·B / divisor built in plain JS', (d, D) => {
+  ])('projects d = %i to D = %i as the dense H·G·Π·H·B / (√(L·ΣG²)·√(D/L)) built in plain JS', (d, D) => {
     const fastfood = new Fastfood(d, D, 7);
-    const { signs, permutation, gaussian, divisor } = fastfood.factors();
+    const { signs, permutation, gaussian } = fastfood.factors();
     const L = fastfood.size;
+    // The reference's divisor (fastfood_torched: divisor · √(DD/LL)), computed here from G alone.
+    const divisor = Math.sqrt(L * gaussian.reduce((sum, g) => sum + g * g, 0)) * Math.sqrt(D / L);
     expect(L).toBe(2 ** Math.ceil(Math.log2(Math.max(d, D))));
     const H = hadamard(L);
     const theta = Array.from({ length: d }, (_, i) => Math.sin(i + 1));
@@ -49,6 +51,20 @@ describe('Fastfood', () => {
     const ours = Array.from(fastfood.project(tf.tensor1d(theta)).dataSync());
     expect(ours).toHaveLength(D);
     ours.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 4));
+    fastfood.dispose();
+  });
+
+  it('has unit-norm columns on average when D < L (the √(D/L) factor of the reference)', () => {
+    // D = 600 of L = 1024 rows kept: without the factor the mean column norm² would be D/L ≈ 0.59.
+    const d = 64;
+    const fastfood = new Fastfood(d, 600, 3);
+    const columns = tf.tidy(() => tf.stack(Array.from({ length: d }, (_, i) => fastfood.project(tf.oneHot(i, d).toFloat()))));
+    const norms = Array.from(tf.sum(tf.square(columns), 1).dataSync());
+    const mean = norms.reduce((sum, value) => sum + value, 0) / d;
+    expect(fastfood.size).toBe(1024);
+    expect(mean).toBeGreaterThan(0.9);
+    expect(mean).toBeLessThan(1.1);
+    tf.dispose(columns);
     fastfood.dispose();
   });
 

@@ -39,9 +39,12 @@ function hadamardStages(x: tf.Tensor): tf.Tensor {
  * Loglinear Time", 2013), as Li et al. ("Measuring the Intrinsic Dimension of Objective Landscapes",
  * 2018) and Aghajanyan et al. (Intrinsic SAID, 2020, §2) use it to map a d-dimensional θ_d to a
  * D-dimensional update: pad θ_d with zeros to L = 2^⌈log2 max(d, D)⌉, compute
- *   P(θ_d) = H·G·Π·H·B·pad(θ_d) / √(L·Σ G²)
- * (B random ±1, H Walsh–Hadamard, Π a random permutation, G Gaussian, all of size L) and keep the
- * first D entries. Memory O(L); no D × d matrix is ever formed.
+ *   P(θ_d) = [H·G·Π·H·B·pad(θ_d)]_{1..D} / (√(L·Σ G²)·√(D/L))
+ * (B random ±1, H Walsh–Hadamard, Π a random permutation, G Gaussian, all of size L), keeping the
+ * first D entries. √(L·Σ G²) makes every column of the full L × L transform unit-norm; keeping D
+ * of its L rows leaves a column norm² of about D/L, which the √(D/L) factor restores to 1, as the
+ * reference implementation's `fastfood_torched` divides by `divisor * sqrt(DD / LL)` (Li et al.'s
+ * and Aghajanyan et al.'s released code). Memory O(L); no D × d matrix is ever formed.
  */
 export class Fastfood {
   readonly inputSize: number;
@@ -72,7 +75,7 @@ export class Fastfood {
       const u = Math.max(random.next(), 1e-12);
       return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.next());
     });
-    this.divisor = Math.sqrt(this.size * gaussian.reduce((sum, value) => sum + value * value, 0));
+    this.divisor = Math.sqrt(this.size * gaussian.reduce((sum, value) => sum + value * value, 0)) * Math.sqrt(outputSize / this.size);
     this.signs = tf.tensor1d(signs);
     this.permutation = tf.tensor1d(Int32Array.from(order), 'int32');
     this.gaussian = tf.tensor1d(gaussian);

@@ -1,6 +1,5 @@
 import { Module, Parameter, PeftError, definePeftMethod, resolveTargets, tf, type AppliedMethod } from '@peftjs/core';
-import { wrapModulesToSave } from '../shared/modules-to-save';
-import { wrappedTargetsMethod } from '../shared/wrapped-targets';
+import { modulesToSavePart } from '../shared/modules-to-save';
 import { intrinsicSaidConfigSchema } from './config';
 import { Fastfood } from './fastfood';
 
@@ -65,7 +64,7 @@ export const intrinsicSaidMethod = definePeftMethod({
     const theta = holder.theta;
     const lambda = holder.lambda;
     const projections = targets.map((_, i) => new Fastfood(thetaSize, targets[i]!.parameter.size, config.seed * 100_003 + i));
-    const copies = wrappedTargetsMethod('intrinsic-said', model, wrapModulesToSave(model, config.modulesToSave, 'intrinsic-said'));
+    const copies = modulesToSavePart(model, config.modulesToSave, 'intrinsic-said', context.adapterName);
     const own = (): Parameter[] => [theta, ...(lambda ? [lambda] : [])];
     let originals: tf.Tensor[] | undefined;
 

@@ -116,7 +116,10 @@ export class KronaLinear extends Module {
     const base = this.base;
     if (base instanceof Linear) return base;
     if (base instanceof KronaLinear) return base.mergeTarget();
-    if (base instanceof LoraLinear && !base.useDora) return base.mergeTarget();
+    if (base instanceof LoraLinear && !base.useDora) {
+      const inner = base.innermostBase();
+      return inner instanceof Linear ? inner : undefined;
+    }
     return undefined;
   }
 

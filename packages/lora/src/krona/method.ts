@@ -1,5 +1,5 @@
-import { definePeftMethod, resolveWrappableTargets, type AppliedMethod, type Module } from '@peftjs/core';
-import { wrapModulesToSave } from '../shared/modules-to-save';
+import { combineApplied, definePeftMethod, resolveWrappableTargets, type AppliedMethod, type Module } from '@peftjs/core';
+import { modulesToSavePart } from '../shared/modules-to-save';
 import { wrapTargets, wrappedTargetsMethod } from '../shared/wrapped-targets';
 import { kronaConfigSchema } from './config';
 import { KronaLinear, type KronaLinearLike } from './layer';
@@ -21,10 +21,10 @@ export const kronaMethod = definePeftMethod({
   kind: 'reparametrization',
   description: 'Kronecker-product updates s·(A ⊗ B) of chosen linears (Edalati et al. 2022); mergeable.',
   configSchema: kronaConfigSchema,
-  apply(model, config): AppliedMethod {
+  apply(model, config, { adapterName }): AppliedMethod {
     const options = { inFactor: config.inFactor, outFactor: config.outFactor, scale: config.scale };
     const targets = wrapTargets(model, selectTargets(model, config.targets), (current) => new KronaLinear(current as KronaLinearLike, options));
-    return wrappedTargetsMethod('krona', model, [...targets, ...wrapModulesToSave(model, config.modulesToSave, 'krona')]);
+    return combineApplied('krona', [wrappedTargetsMethod('krona', model, targets), modulesToSavePart(model, config.modulesToSave, 'krona', adapterName)]);
   },
 });
 

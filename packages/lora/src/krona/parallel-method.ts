@@ -1,6 +1,5 @@
-import { PeftError, definePeftMethod, resolveWrappableTargets, targetSelectorSchema, z, type AppliedMethod, type Parameter, type Sublayer, type tf } from '@peftjs/core';
-import { wrapModulesToSave } from '../shared/modules-to-save';
-import { keyedParameters, unwrapTargets } from '../shared/wrapped-targets';
+import { PeftError, combineApplied, definePeftMethod, loadParametersStrict, requireModelInfo, resolveWrappableTargets, stateOf, targetSelectorSchema, z, type AppliedMethod, type Parameter, type Sublayer } from '@peftjs/core';
+import { modulesToSavePart } from '../shared/modules-to-save';
 import { KronaParallelFfn } from './parallel-ffn';
 
 /** Config of KronA^B_res. Every field has a default. */
@@ -29,49 +28,34 @@ export const kronaResMethod = definePeftMethod({
   kind: 'additive',
   description: 'KronA^B_res: a Kronecker adapter with a learnable residual beside each FFN (Edalati et al. 2022); not mergeable.',
   configSchema: kronaResConfigSchema,
-  apply(model, config): AppliedMethod {
-    const hiddenSize = (model as { config?: { hiddenSize?: unknown } }).config?.hiddenSize;
-    if (typeof hiddenSize !== 'number') {
-      throw new PeftError('invalid-argument', 'krona-res needs a model with config.hiddenSize.', { field: 'model', value: model.constructor.name, allowed: 'BertModel or GptModel' });
-    }
+  apply(model, config, context): AppliedMethod {
+    const { adapterName } = context;
+    const hiddenSize = requireModelInfo(context, 'krona-res').hiddenSize;
     if (config.factor !== undefined && hiddenSize % config.factor !== 0) {
       throw new PeftError('invalid-config', `krona-res: factor ${config.factor} does not divide the hidden size ${hiddenSize}.`, { field: 'krona-res.factor', value: config.factor, allowed: `a divisor of ${hiddenSize}` });
     }
     const paths = resolveWrappableTargets(model, config.targets, { accept: (module) => module.role === 'ffn', method: 'krona-res', needs: "FFN sublayer (role 'ffn')", suggest: 'ffn' }).map(({ path }) => path);
     const options = { ...(config.factor !== undefined ? { factor: config.factor } : {}), scale: config.scale };
     const layers = paths.map((path) => ({ path, layer: model.replaceModule(path, (current) => new KronaParallelFfn(current as Sublayer, hiddenSize, options)) }));
-    const copies = wrapModulesToSave(model, config.modulesToSave, 'krona-res');
-    const keyed = (): Array<[string, Parameter]> => keyedParameters([...layers, ...copies]);
-    return {
+    const copies = modulesToSavePart(model, config.modulesToSave, 'krona-res', adapterName);
+    const keyed = (): Array<[string, Parameter]> => layers.flatMap(({ path, layer }) => layer.ownNamedParameters().map(([name, parameter]): [string, Parameter] => [`${path}.${name}`, parameter]));
+    const residual: AppliedMethod = {
       name: 'krona-res',
-      claims: [...layers, ...copies].map(({ path }) => ({ kind: 'wrap' as const, path })),
+      claims: layers.map(({ path }) => ({ kind: 'wrap' as const, path })),
       parameters: () => keyed().map(([, parameter]) => parameter),
       setEnabled(enabled) {
-        for (const { layer } of [...layers, ...copies]) layer.enabled = enabled;
+        for (const { layer } of layers) layer.enabled = enabled;
       },
-      state: () => Object.fromEntries(keyed().map(([key, parameter]) => [key, parameter.value as tf.Tensor])),
-      load(state) {
-        const expected = new Map(keyed());
-        const missing = [...expected.keys()].filter((key) => !(key in state));
-        const unexpected = Object.keys(state).filter((key) => !expected.has(key));
-        const wrongShape = [...expected].filter(([key, parameter]) => key in state && state[key]!.shape.join() !== parameter.shape.join());
-        if (missing.length || unexpected.length || wrongShape.length) {
-          throw new PeftError('checkpoint-mismatch', `krona-res: missing keys [${missing.join(', ')}], unexpected keys [${unexpected.join(', ')}], wrong shapes [${wrongShape.map(([key]) => key).join(', ')}].`, {
-            field: 'state',
-            value: Object.keys(state),
-            allowed: [...expected.keys()],
-          });
-        }
-        for (const [key, parameter] of expected) parameter.assign(state[key]!);
-      },
+      state: () => stateOf(keyed()),
+      load: (state) => loadParametersStrict('krona-res', keyed(), state),
       remove() {
-        unwrapTargets(model, copies);
         for (const { path, layer } of [...layers].reverse()) {
           model.replaceModule(path, () => layer.inner);
           for (const [, parameter] of layer.ownNamedParameters()) parameter.dispose();
         }
       },
     };
+    return combineApplied('krona-res', [residual, copies]);
   },
 });
 

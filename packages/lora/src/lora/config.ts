@@ -45,6 +45,17 @@ export const loraConfigSchema = z.strictObject({
    * here it is explicit. Default: none.
    */
   modulesToSave: targetSelectorSchema.optional(),
+  /**
+   * HF PEFT's `layers_to_transform`: keep only targets in these layers (one index or a list). The
+   * index is read from the module's HF name as HF PEFT does: the number after the first
+   * `<layersPattern>.` (`bert.encoder.layer.1…` → 1, `transformer.h.0…` → 0), or after the first
+   * segment followed by a number when `layersPattern` is unset; our path is used for models without
+   * HF names. With `hfTargetModules`, names listed in full are kept whatever their layer, as in HF.
+   * `targets.layers` is the native way to say the same.
+   */
+  layersToTransform: z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative()).min(1)]).optional(),
+  /** HF PEFT's `layers_pattern`: the name(s) of the layer list in HF module names (`layer`, `h`); needs `layersToTransform`. */
+  layersPattern: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   /** HF PEFT's `modules_to_save`, matched against HF module names like `hfTargetModules` (`classifier`, `score`); names that match nothing are skipped, as in HF. */
   hfModulesToSave: z.array(z.string().min(1)).optional(),
   /** Scale by α/√r instead of α/r (Kalajdzievski, "A Rank Stabilization Scaling Factor for Fine-Tuning with LoRA", 2023). */
@@ -65,7 +76,12 @@ export const loraConfigSchema = z.strictObject({
   rankPattern: z.record(patternKey, z.number().int().min(1)).default({}),
   /** Per-target α values, keyed like `rankPattern`. */
   alphaPattern: z.record(patternKey, z.number().positive()).default({}),
-});
+})
+  .refine((config) => config.layersPattern === undefined || config.layersToTransform !== undefined, { message: 'layersPattern needs layersToTransform (as in HF PEFT)', path: ['layersPattern'] })
+  .refine((config) => config.layersToTransform === undefined || typeof config.hfTargetModules !== 'string', {
+    message: 'layersToTransform cannot be used when hfTargetModules is a regular expression (as in HF PEFT)',
+    path: ['layersToTransform'],
+  });
 
 export type LoraConfigInput = z.input<typeof loraConfigSchema>;
 export type LoraConfig = z.output<typeof loraConfigSchema>;

@@ -1,6 +1,6 @@
-import { createGpt, createRegistry, loadPeft, loadSafetensors, peft, saveSafetensors, setGlobalSeed, tf, type Embedding, type Linear } from '@peftjs/core';
-import { conformanceBatch, createConformanceBert, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createBert, createGpt, createRegistry, loadPeft, loadSafetensors, peft, PeftError, saveSafetensors, setGlobalSeed, tf, type Embedding, type Linear } from '@peftjs/core';
+import { conformanceBatch, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,15 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
   await tf.ready();
 });
+
+/**
+ * The conformance BERT (same sizes, seed and SEQ_CLS head) with weights of std 0.3 instead of 0.02,
+ * so that an adapter moves the logits far beyond the test tolerance.
+ */
+function createTestBert(): ConformanceModel {
+  setGlobalSeed(1234);
+  return createBert({ vocabSize: 50, hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 32, hiddenDropout: 0, attentionDropout: 0, task: 'sequence-classification', numLabels: 3, initStd: 0.3 }) as unknown as ConformanceModel;
+}
 
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
@@ -29,12 +38,12 @@ const createTinyGpt = (): ConformanceModel => {
 
 /** A known lora_A [r, in], as HF stores it (nn.Linear(in, r).weight). */
 function knownA(r: number, inFeatures: number, salt: number): number[][] {
-  return Array.from({ length: r }, (_, k) => Array.from({ length: inFeatures }, (_, i) => 0.05 * Math.sin(1 + salt + 3 * k + 0.7 * i)));
+  return Array.from({ length: r }, (_, k) => Array.from({ length: inFeatures }, (_, i) => 0.5 * Math.sin(1 + salt + 3 * k + 0.7 * i)));
 }
 
 /** A known lora_B [out, r], as HF stores it (nn.Linear(r, out).weight). */
 function knownB(outFeatures: number, r: number, salt: number): number[][] {
-  return Array.from({ length: outFeatures }, (_, j) => Array.from({ length: r }, (_, k) => 0.1 * Math.cos(salt + 2 * j + 0.5 * k)));
+  return Array.from({ length: outFeatures }, (_, j) => Array.from({ length: r }, (_, k) => Math.cos(salt + 2 * j + 0.5 * k)));
 }
 
 /** Our Linear weight [in, out] plus scale·(B·A)ᵀ, computed entry by entry. */
@@ -48,11 +57,29 @@ function logits(model: { forward(batch: ReturnType<typeof conformanceBatch>): { 
   return tf.tidy(() => model.forward(batch).logits.dataSync() as Float32Array);
 }
 
-function expectClose(actual: Float32Array, expected: Float32Array, tolerance = 1e-5): void {
+const TOLERANCE = 1e-5;
+
+function maxDifference(actual: Float32Array, expected: Float32Array): number {
   expect(actual.length).toBe(expected.length);
   let max = 0;
   actual.forEach((value, i) => (max = Math.max(max, Math.abs(value - expected[i]!))));
-  expect(max).toBeLessThanOrEqual(tolerance);
+  return max;
+}
+
+function expectClose(actual: Float32Array, expected: Float32Array, tolerance = TOLERANCE): void {
+  expect(maxDifference(actual, expected)).toBeLessThanOrEqual(tolerance);
+}
+
+/**
+ * A "loads correctly" check means something only if the adapter moves the outputs: the expected
+ * logits must differ from the plain model's by at least 100× the tolerance (a loader that ignored
+ * the file would then fail).
+ */
+function expectMovedFromBase(expected: Float32Array, createBase: () => ConformanceModel, batch: ReturnType<typeof conformanceBatch>): void {
+  const base = createBase();
+  base.eval();
+  expect(maxDifference(expected, logits(base, batch))).toBeGreaterThan(100 * TOLERANCE);
+  base.dispose();
 }
 
 interface FixtureEntry {
@@ -121,14 +148,15 @@ describe('LoRA in HF PEFT format', () => {
   it('loads an HF PEFT BERT adapter: outputs equal W + (α/r)·(B·A)ᵀ computed by hand', async () => {
     const dir = await tempDir();
     const known = await writeHfFixture(dir, HF_BERT_CONFIG, BERT_ENTRIES);
-    const reference = createConformanceBert();
+    const reference = createTestBert();
     reference.eval();
     for (const entry of known) addUpdateByHand(reference.getModule<Linear>(entry.path), entry.a, entry.b, 4 / 2);
-    const loaded = await loadPeft(createConformanceBert(), dir, { registry });
+    const loaded = await loadPeft(createTestBert(), dir, { registry });
     loaded.model.eval();
     expect(loaded.model.getModule<LoraLinear>('encoder.layers.1.attention.value').scaling).toBe(2);
     expect(loaded.model.getModule('encoder.layers.1.attention.key')).not.toBeInstanceOf(LoraLinear);
     const batch = conformanceBatch(reference);
+    expectMovedFromBase(logits(reference, batch), createTestBert, batch);
     expectClose(logits(loaded, batch), logits(reference, batch));
     disposeBatch(batch);
     reference.dispose();
@@ -147,6 +175,7 @@ describe('LoRA in HF PEFT format', () => {
     const loaded = await loadPeft(createTinyGpt(), dir, { registry });
     loaded.model.eval();
     const batch = conformanceBatch(reference);
+    expectMovedFromBase(logits(reference, batch), createTinyGpt, batch);
     expectClose(logits(loaded, batch), logits(reference, batch));
     disposeBatch(batch);
     reference.dispose();
@@ -160,19 +189,20 @@ describe('LoRA in HF PEFT format', () => {
     const extra = { 'base_model.model.classifier.weight': tf.tensor2d(head), 'base_model.model.classifier.bias': tf.tensor1d(headBias) };
     // HF's PeftModelForSequenceClassification adds both of its default head names; only `classifier` exists in BERT.
     const known = await writeHfFixture(dir, { ...HF_BERT_CONFIG, modules_to_save: ['classifier', 'score'] }, BERT_ENTRIES, extra);
-    const reference = createConformanceBert();
+    const reference = createTestBert();
     reference.eval();
     for (const entry of known) addUpdateByHand(reference.getModule<Linear>(entry.path), entry.a, entry.b, 2);
     const classifier = reference.getModule<Linear>('head.classifier');
     classifier.weight.assign(tf.tensor2d(head[0]!.map((_, i) => head.map((row) => row[i]!))));
     classifier.bias!.assign(tf.tensor1d(headBias));
-    const base = createConformanceBert();
+    const base = createTestBert();
     const loaded = await loadPeft(base, dir, { registry });
     loaded.model.eval();
     const batch = conformanceBatch(reference);
+    expectMovedFromBase(logits(reference, batch), createTestBert, batch);
     expectClose(logits(loaded, batch), logits(reference, batch));
     // The original head stays frozen underneath: disabling gives the base model back.
-    const plain = createConformanceBert();
+    const plain = createTestBert();
     plain.eval();
     loaded.disable();
     expectClose(logits(loaded, batch), logits(plain, batch));
@@ -185,7 +215,7 @@ describe('LoRA in HF PEFT format', () => {
     const magnitudes = BERT_ENTRIES.map((_, n) => Array.from({ length: 16 }, (_, j) => 0.5 + 0.05 * ((j + 3 * n) % 7)));
     const extra = Object.fromEntries(BERT_ENTRIES.map((entry, n) => [`base_model.model.${entry.hfName}.lora_magnitude_vector`, tf.tensor1d(magnitudes[n]!)]));
     const known = await writeHfFixture(dir, { ...HF_BERT_CONFIG, use_dora: true }, BERT_ENTRIES, extra);
-    const reference = createConformanceBert();
+    const reference = createTestBert();
     reference.eval();
     known.forEach((entry, n) => {
       const linear = reference.getModule<Linear>(entry.path);
@@ -194,9 +224,10 @@ describe('LoRA in HF PEFT format', () => {
       const norms = v[0]!.map((_, j) => Math.sqrt(v.reduce((sum, row) => sum + row[j]! ** 2, 0)));
       linear.weight.assign(tf.tensor2d(v.map((row) => row.map((value, j) => (magnitudes[n]![j]! * value) / norms[j]!))));
     });
-    const loaded = await loadPeft(createConformanceBert(), dir, { registry });
+    const loaded = await loadPeft(createTestBert(), dir, { registry });
     loaded.model.eval();
     const batch = conformanceBatch(reference);
+    expectMovedFromBase(logits(reference, batch), createTestBert, batch);
     expectClose(logits(loaded, batch), logits(reference, batch));
     const exported = loaded.appliedMethods()[0]!.exportHf!();
     expect(exported.config.use_dora).toBe(true);
@@ -214,21 +245,22 @@ describe('LoRA in HF PEFT format', () => {
     const b = knownB(16, 2, 7);
     const extra = { 'base_model.model.bert.embeddings.word_embeddings.lora_embedding_A': tf.tensor2d(a), 'base_model.model.bert.embeddings.word_embeddings.lora_embedding_B': tf.tensor2d(b) };
     const known = await writeHfFixture(dir, { ...HF_BERT_CONFIG, target_modules: ['query', 'value', 'word_embeddings'] }, BERT_ENTRIES, extra);
-    const reference = createConformanceBert();
+    const reference = createTestBert();
     reference.eval();
     for (const entry of known) addUpdateByHand(reference.getModule<Linear>(entry.path), entry.a, entry.b, 2);
     const table = reference.getModule<Embedding>('embeddings.word');
     const e = table.weight.value.arraySync() as number[][];
     table.weight.assign(tf.tensor2d(e.map((row, v) => row.map((value, j) => value + 2 * b[j]!.reduce((sum, bjk, k) => sum + bjk * a[k]![v]!, 0)))));
-    const loaded = await loadPeft(createConformanceBert(), dir, { registry });
+    const loaded = await loadPeft(createTestBert(), dir, { registry });
     loaded.model.eval();
     const batch = conformanceBatch(reference);
+    expectMovedFromBase(logits(reference, batch), createTestBert, batch);
     expectClose(logits(loaded, batch), logits(reference, batch));
     const again = await tempDir();
     await loaded.save(again, { format: 'hf' });
     const config = JSON.parse(await readFile(join(again, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
     expect(config.target_modules).toEqual(['query', 'value', 'word_embeddings']);
-    const reloaded = await loadPeft(createConformanceBert(), again, { registry });
+    const reloaded = await loadPeft(createTestBert(), again, { registry });
     reloaded.model.eval();
     expectClose(logits(reloaded, batch), logits(reference, batch));
     disposeBatch(batch);
@@ -249,14 +281,14 @@ describe('LoRA in HF PEFT format', () => {
     for (const testCase of cases) {
       const dir = await tempDir();
       await writeHfFixture(dir, testCase.config ?? HF_BERT_CONFIG, testCase.entries ?? BERT_ENTRIES, testCase.extra?.());
-      const model = createConformanceBert();
+      const model = createTestBert();
       await expect(loadPeft(model, dir, { registry })).rejects.toSatisfy((error: unknown) => (error as { code?: string }).code === testCase.code);
       model.dispose();
     }
   });
 
   it('exports HF PEFT files that load back to the same outputs (BERT, subset of layers, rank and alpha patterns)', async () => {
-    const model = createConformanceBert();
+    const model = createTestBert();
     model.eval();
     const tuned = peft(model, [lora({ r: 2, alpha: 4, dropout: 0.05, targets: { roles: ['attention.query', 'ffn.up'], layers: [1] }, rankPattern: { up: 3 }, alphaPattern: { query: 6 } })]);
     for (const parameter of tuned.trainableParameters()) tf.tidy(() => parameter.assign(tf.randomNormal(parameter.shape, 0, 0.2, 'float32', 3)));
@@ -277,11 +309,15 @@ describe('LoRA in HF PEFT format', () => {
       fan_in_fan_out: false,
       bias: 'none',
       task_type: 'SEQ_CLS',
-      modules_to_save: null,
+      // HF PEFT always trains and saves the classifier of a SEQ_CLS adapter; the head as it stands is written.
+      modules_to_save: ['classifier'],
       base_model_name_or_path: null,
       init_lora_weights: true,
-      // Only layer 1 is targeted, so the leaf names would over-select in HF: full names instead.
-      target_modules: ['bert.encoder.layer.1.attention.self.query', 'bert.encoder.layer.1.intermediate.dense'],
+      // Only layer 1 is targeted: `query` with layers_to_transform [1] selects exactly it; the leaf
+      // `dense` would over-select within layer 1, so that target keeps its full name (HF applies
+      // layers_to_transform to suffix matches only).
+      target_modules: ['bert.encoder.layer.1.intermediate.dense', 'query'],
+      layers_to_transform: [1],
       rank_pattern: { 'bert.encoder.layer.1.intermediate.dense': 3 },
       alpha_pattern: { 'bert.encoder.layer.1.attention.self.query': 6 },
     });
@@ -291,15 +327,18 @@ describe('LoRA in HF PEFT format', () => {
       'base_model.model.bert.encoder.layer.1.attention.self.query.lora_B.weight': [16, 2],
       'base_model.model.bert.encoder.layer.1.intermediate.dense.lora_A.weight': [3, 16],
       'base_model.model.bert.encoder.layer.1.intermediate.dense.lora_B.weight': [32, 3],
+      'base_model.model.classifier.weight': [3, 16],
+      'base_model.model.classifier.bias': [3],
     });
     const ourA = tuned.model.getModule<LoraLinear>('encoder.layers.1.ffn.up').loraA.value.arraySync() as number[][];
     const fileA = tensors['base_model.model.bert.encoder.layer.1.intermediate.dense.lora_A.weight']!.arraySync() as number[][];
     expect(fileA[2]![5]).toBe(ourA[5]![2]);
     tf.dispose(Object.values(tensors));
-    const loaded = await loadPeft(createConformanceBert(), dir, { registry });
+    const loaded = await loadPeft(createTestBert(), dir, { registry });
     loaded.model.eval();
     expect(loaded.model.getModule<LoraLinear>('encoder.layers.1.attention.query').alpha).toBe(6);
     expect(loaded.model.getModule('encoder.layers.0.attention.query')).not.toBeInstanceOf(LoraLinear);
+    expectMovedFromBase(expected, createTestBert, batch);
     expectClose(logits(loaded, batch), expected);
     disposeBatch(batch);
     model.dispose();
@@ -307,7 +346,7 @@ describe('LoRA in HF PEFT format', () => {
   });
 
   it('exports a trained head as modules_to_save with HF key names and layout', async () => {
-    const model = createConformanceBert();
+    const model = createTestBert();
     model.eval();
     const tuned = peft(model, [lora({ r: 2, modulesToSave: { roles: ['head'] } })]);
     for (const parameter of tuned.trainableParameters()) tf.tidy(() => parameter.assign(tf.randomNormal(parameter.shape, 0, 0.2, 'float32', 5)));
@@ -321,12 +360,85 @@ describe('LoRA in HF PEFT format', () => {
     expect(tensors['base_model.model.classifier.weight']!.shape).toEqual([3, 16]);
     expect(tensors['base_model.model.classifier.bias']!.shape).toEqual([3]);
     tf.dispose(Object.values(tensors));
-    const loaded = await loadPeft(createConformanceBert(), dir, { registry });
+    const loaded = await loadPeft(createTestBert(), dir, { registry });
     loaded.model.eval();
+    expectMovedFromBase(expected, createTestBert, batch);
     expectClose(logits(loaded, batch), expected);
     disposeBatch(batch);
     model.dispose();
     loaded.model.dispose();
+  });
+
+  it.each([
+    { layers_to_transform: [1], layers_pattern: null },
+    { layers_to_transform: 1, layers_pattern: 'layer' },
+    { layers_to_transform: [1], layers_pattern: ['h', 'layer'] },
+  ])('loads an HF adapter with layers_to_transform (%o): only those layers adapted, outputs by hand', async (selection) => {
+    const dir = await tempDir();
+    const entries = BERT_ENTRIES.filter((entry) => entry.hfName.includes('layer.1.'));
+    const known = await writeHfFixture(dir, { ...HF_BERT_CONFIG, ...selection }, entries);
+    const reference = createTestBert();
+    reference.eval();
+    for (const entry of known) addUpdateByHand(reference.getModule<Linear>(entry.path), entry.a, entry.b, 2);
+    const loaded = await loadPeft(createTestBert(), dir, { registry });
+    loaded.model.eval();
+    expect(loaded.model.getModule('encoder.layers.1.attention.query')).toBeInstanceOf(LoraLinear);
+    expect(loaded.model.getModule('encoder.layers.0.attention.query')).not.toBeInstanceOf(LoraLinear);
+    const batch = conformanceBatch(reference);
+    expectMovedFromBase(logits(reference, batch), createTestBert, batch);
+    expectClose(logits(loaded, batch), logits(reference, batch));
+    disposeBatch(batch);
+    reference.dispose();
+    loaded.model.dispose();
+  });
+
+  it('reads GPT-2 layers_pattern "h" with one layer index, and writes leaf names with layers_to_transform back', async () => {
+    const dir = await tempDir();
+    const config = { ...HF_BERT_CONFIG, target_modules: ['c_attn'], fan_in_fan_out: true, task_type: 'CAUSAL_LM', layers_to_transform: 0, layers_pattern: 'h' };
+    const known = await writeHfFixture(dir, config, [{ hfName: 'transformer.h.0.attn.c_attn', path: 'decoder.layers.0.attention.qkv', r: 2, inFeatures: 16, outFeatures: 48 }]);
+    const reference = createTinyGpt();
+    reference.eval();
+    for (const entry of known) addUpdateByHand(reference.getModule<Linear>(entry.path), entry.a, entry.b, 2);
+    const loaded = await loadPeft(createTinyGpt(), dir, { registry });
+    loaded.model.eval();
+    expect(loaded.model.getModule('decoder.layers.1.attention.qkv')).not.toBeInstanceOf(LoraLinear);
+    const batch = conformanceBatch(reference);
+    expectMovedFromBase(logits(reference, batch), createTinyGpt, batch);
+    expectClose(logits(loaded, batch), logits(reference, batch));
+    const exported = loaded.appliedMethods()[0]!.exportHf!();
+    expect(exported.config).toMatchObject({ target_modules: ['c_attn'], layers_to_transform: [0], layers_pattern: null });
+    tf.dispose(Object.values(exported.tensors));
+    disposeBatch(batch);
+    reference.dispose();
+    loaded.model.dispose();
+  });
+
+  it('takes layersToTransform / layersPattern in our config, and refuses layersPattern alone', () => {
+    const model = createTestBert();
+    peft(model, [lora({ r: 2, layersToTransform: [0], layersPattern: 'layer' })]);
+    expect(model.getModule('encoder.layers.0.attention.value')).toBeInstanceOf(LoraLinear);
+    expect(model.getModule('encoder.layers.1.attention.value')).not.toBeInstanceOf(LoraLinear);
+    model.dispose();
+    expect(() => lora.parseConfig({ layersPattern: 'layer' })).toThrowError(expect.objectContaining({ field: 'lora.layersPattern' }));
+    expect(() => lora.parseConfig({ layersToTransform: [0], hfTargetModules: '.*query' })).toThrowError(expect.objectContaining({ field: 'lora.layersToTransform' }));
+  });
+
+  it('refuses, before writing, a SEQ_CLS export whose model has no HF-named classifier head', async () => {
+    const model = createTestBert();
+    // A sequence classifier whose head HF cannot name: HF's loader would fail on the missing classifier tensors.
+    const named = model as unknown as { hfModuleName(path: string): string };
+    const hfModuleName = named.hfModuleName.bind(model);
+    named.hfModuleName = (path: string) => {
+      if (path.startsWith('head')) throw new PeftError('invalid-argument', `no HF name for ${path}`, { field: 'path', value: path });
+      return hfModuleName(path);
+    };
+    const tuned = peft(model, [lora({ r: 2 })]);
+    const dir = await tempDir();
+    await expect(tuned.save(dir, { format: 'hf' })).rejects.toSatisfy(
+      (error: unknown) => (error as { code?: string; field?: string }).code === 'not-implemented' && (error as { field?: string }).field === 'modulesToSave' && /SEQ_CLS/.test(String((error as Error).message)),
+    );
+    expect(await readdir(dir)).toEqual([]);
+    model.dispose();
   });
 
   it('exports leaf target names and fan_in_fan_out for GPT-2 Conv1D targets, and round-trips', async () => {
@@ -342,6 +454,7 @@ describe('LoRA in HF PEFT format', () => {
     expect(config).toMatchObject({ target_modules: ['c_attn'], fan_in_fan_out: true, task_type: 'CAUSAL_LM', init_lora_weights: 'gaussian' });
     const loaded = await loadPeft(createTinyGpt(), dir, { registry });
     loaded.model.eval();
+    expectMovedFromBase(expected, createTinyGpt, batch);
     expectClose(logits(loaded, batch), expected);
     disposeBatch(batch);
     model.dispose();

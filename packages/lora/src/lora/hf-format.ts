@@ -1,4 +1,4 @@
-import { GptModel, PeftError, tf, type HfAdapterFiles, type HfAdapterFormat, type Module, type Parameter, type TaskType } from '@peftjs/core';
+import { GptModel, Linear, PeftError, tf, type HfAdapterFiles, type HfAdapterFormat, type Module, type Parameter, type TaskType } from '@peftjs/core';
 import type { loraConfigSchema} from './config';
 import { type LoraConfig, type LoraConfigInput } from './config';
 import type { LoraEmbedding } from './embedding-layer';
@@ -44,6 +44,51 @@ const HF_TASK_TYPES: Readonly<Record<TaskType, string | null>> = {
 
 type HfNamedModel = Module<any, any> & { hfModuleName(path: string): string; task?: TaskType };
 
+/** HF PEFT's `task_type` for the model's task, or null (no task, or masked LM). */
+export function hfTaskType(model: Module<any, any>): string | null {
+  const task = (model as unknown as Partial<HfNamedModel>).task;
+  return task === undefined ? null : HF_TASK_TYPES[task];
+}
+
+/**
+ * The heads HF PEFT's PeftModelForSequenceClassification and PeftModelForTokenClassification add to
+ * `modules_to_save` on their own (`classifier_module_names`, peft_model.py): they always train them,
+ * and their loaders require the head's tensors in the adapter file.
+ */
+export const HF_CLASSIFIER_MODULE_NAMES = ['classifier', 'score'] as const;
+
+/** A module whose own parameters are written as `modules_to_save` tensors. */
+export interface SavedModule {
+  path: string;
+  layer: Module<any, any>;
+}
+
+/**
+ * What an HF export writes as `modules_to_save`: the method's trainable copies, plus, for a
+ * SEQ_CLS or TOKEN_CLS model whose classifier head is not among them, the head as it stands (HF
+ * PEFT trains it for these tasks and `PeftModel.from_pretrained` fails without its tensors; writing
+ * the current head also makes Python's logits equal ours). A classification model without an
+ * HF-named classifier head is refused before anything is written.
+ */
+export function modulesToSaveForHf(model: Module<any, any>, copies: readonly SavedModule[]): SavedModule[] {
+  const taskType = hfTaskType(model);
+  if (taskType !== 'SEQ_CLS' && taskType !== 'TOKEN_CLS') return [...copies];
+  const isClassifier = (path: string) => {
+    const hfName = hfNameOrUndefined(model, path);
+    return hfName !== undefined && matchesHfTargetModules(HF_CLASSIFIER_MODULE_NAMES, hfName);
+  };
+  if (copies.some(({ path }) => isClassifier(path))) return [...copies];
+  const heads = model.namedModules().filter(([path, module]) => path !== '' && module instanceof Linear && isClassifier(path));
+  if (heads.length === 0) {
+    throw new PeftError('not-implemented', `An HF PEFT ${taskType} adapter must carry the classifier head (HF's loader requires it), and this ${model.constructor.name} has no Linear named ${HF_CLASSIFIER_MODULE_NAMES.join(' or ')}.`, {
+      field: 'modulesToSave',
+      value: copies.map(({ path }) => path),
+      allowed: `a ${taskType} model with an HF-named classifier head`,
+    });
+  }
+  return [...copies, ...heads.map(([path, layer]) => ({ path, layer }))];
+}
+
 function hasHfNames(model: Module<any, any>): model is HfNamedModel {
   return typeof (model as unknown as Partial<HfNamedModel>).hfModuleName === 'function';
 }
@@ -81,6 +126,47 @@ export function matchesHfTargetModules(targetModules: string | readonly string[]
   return targetModules.some((target) => hfName === target || hfName.endsWith(`.${target}`));
 }
 
+/** HF PEFT's layer selection: `layers_to_transform` (an index or a list) and `layers_pattern`. */
+export interface HfLayerSelection {
+  layersToTransform?: number | readonly number[] | undefined;
+  layersPattern?: string | readonly string[] | undefined;
+}
+
+/**
+ * The layer index HF PEFT reads from a module name (`check_target_module_exists`, tuners_utils.py):
+ * the number after the first `<pattern>.` (any segment when no pattern is given), e.g. 1 in
+ * `bert.encoder.layer.1.attention.self.query` or `transformer.h.1.attn.c_attn`; undefined if none.
+ */
+export function hfLayerIndex(name: string, layersPattern?: string | readonly string[]): number | undefined {
+  const patterns = layersPattern === undefined || layersPattern.length === 0 ? [] : typeof layersPattern === 'string' ? [layersPattern] : layersPattern;
+  const regexes = patterns.length === 0 ? [/^.*?\.[^.]*\.(\d+)\./] : patterns.map((pattern) => new RegExp(`^.*?\\.${pattern}\\.(\\d+)\\.`));
+  for (const regex of regexes) {
+    const match = regex.exec(name);
+    if (match) return Number(match[1]);
+  }
+  return undefined;
+}
+
+/** Whether a name lies in the layers HF's `layers_to_transform` keeps (every name when it is unset). */
+export function inTransformedLayers(selection: HfLayerSelection, name: string): boolean {
+  const { layersToTransform } = selection;
+  if (layersToTransform === undefined || (typeof layersToTransform !== 'number' && layersToTransform.length === 0)) return true;
+  const index = hfLayerIndex(name, selection.layersPattern);
+  if (index === undefined) return false;
+  return typeof layersToTransform === 'number' ? index === layersToTransform : layersToTransform.includes(index);
+}
+
+/**
+ * HF PEFT's `check_target_module_exists` for a list or a regular expression of `target_modules`,
+ * with `layers_to_transform`/`layers_pattern`: a name listed exactly is selected as is; a name
+ * matched by a suffix must also lie in one of the layers (HF applies no layer filter to a regex).
+ */
+export function selectedByHfTargets(targetModules: string | readonly string[], selection: HfLayerSelection, hfName: string): boolean {
+  if (typeof targetModules === 'string') return matchesHfTargetModules(targetModules, hfName);
+  if (targetModules.includes(hfName)) return true;
+  return matchesHfTargetModules(targetModules, hfName) && inTransformedLayers(selection, hfName);
+}
+
 /** HF's shorthand for every linear but the output layer; our role group of the same name. */
 export const HF_ALL_LINEAR = 'all-linear';
 
@@ -108,12 +194,9 @@ export function exportLoraHf(model: Module<any, any>, config: LoraConfig, target
     if (layer.r !== config.r) rankPattern[hfName] = layer.r;
     if (layer.alpha !== config.alpha) alphaPattern[hfName] = layer.alpha;
   }
-  for (const { path, layer } of copies) {
-    for (const [name, parameter] of layer.ownNamedParameters()) {
-      const transpose = name === 'weight' && !isConv1d(model, path);
-      tensors[`${HF_LORA_KEY_PREFIX}${named.hfModuleName(path)}.${name}`] = transpose ? tf.transpose(parameter.value) : tf.clone(parameter.value);
-    }
-  }
+  const saved = modulesToSaveForHf(model, copies);
+  Object.assign(tensors, modulesToSaveTensors(model, saved));
+  const targetSelection = hfTargetSelectionOf(named, targets.map(({ path }) => path));
   const hfConfig: Record<string, unknown> = {
     alpha_pattern: alphaPattern,
     base_model_name_or_path: null,
@@ -122,20 +205,36 @@ export function exportLoraHf(model: Module<any, any>, config: LoraConfig, target
     inference_mode: true,
     init_lora_weights: config.init === 'gaussian' ? 'gaussian' : true,
     layers_pattern: null,
-    layers_to_transform: null,
+    layers_to_transform: targetSelection.layersToTransform,
     lora_alpha: config.alpha,
     lora_dropout: config.dropout,
-    modules_to_save: copies.length ? hfTargetModulesOf(named, copies.map(({ path }) => path)) : null,
+    modules_to_save: saved.length ? hfTargetModulesOf(named, saved.map(({ path }) => path)) : null,
     peft_type: 'LORA',
     r: config.r,
     rank_pattern: rankPattern,
     revision: null,
-    target_modules: hfTargetModulesOf(named, targets.map(({ path }) => path)),
-    task_type: named.task === undefined ? null : HF_TASK_TYPES[named.task],
+    target_modules: targetSelection.targetModules,
+    task_type: hfTaskType(model),
     use_dora: config.useDora,
     use_rslora: config.useRslora,
   };
   return { config: Object.fromEntries(Object.entries(hfConfig).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), tensors };
+}
+
+/**
+ * `modules_to_save` tensors as HF PEFT keys them: `base_model.model.<HF name>.weight` [out, in] and
+ * `.bias` (get_peft_model_state_dict drops the ModulesToSaveWrapper's `modules_to_save.<adapter>`).
+ */
+export function modulesToSaveTensors(model: Module<any, any>, saved: readonly SavedModule[]): Record<string, tf.Tensor> {
+  const named = requireHfNames(model);
+  const tensors: Record<string, tf.Tensor> = {};
+  for (const { path, layer } of saved) {
+    for (const [name, parameter] of layer.ownNamedParameters()) {
+      const transpose = name === 'weight' && !isConv1d(model, path);
+      tensors[`${HF_LORA_KEY_PREFIX}${named.hfModuleName(path)}.${name}`] = transpose ? tf.transpose(parameter.value) : tf.clone(parameter.value);
+    }
+  }
+  return tensors;
 }
 
 /** GPT-2's block projections are HF Conv1D modules (weights [in, out], like ours); its `score` head is an nn.Linear. */
@@ -147,7 +246,7 @@ function isConv1d(model: Module<any, any>, path: string): boolean {
  * `target_modules` naming exactly the targets: a leaf name (`query`, `c_attn`) where it selects
  * every target with that leaf and nothing else, the full HF module name otherwise.
  */
-function hfTargetModulesOf(model: HfNamedModel, paths: readonly string[]): string[] {
+function hfTargetModulesOf(model: HfNamedModel, paths: readonly string[], inLayers: (hfName: string) => boolean = () => true): string[] {
   const targetNames = paths.map((path) => model.hfModuleName(path));
   const allNames = model
     .namedModules()
@@ -156,11 +255,27 @@ function hfTargetModulesOf(model: HfNamedModel, paths: readonly string[]): strin
   const chosen = new Set<string>();
   for (const name of targetNames) {
     const leaf = name.slice(name.lastIndexOf('.') + 1);
-    const covered = new Set(allNames.filter((other) => matchesHfTargetModules([leaf], other)));
+    const covered = new Set(allNames.filter((other) => matchesHfTargetModules([leaf], other) && inLayers(other)));
     const exact = covered.size === new Set(targetNames.filter((other) => matchesHfTargetModules([leaf], other))).size;
     chosen.add(exact ? leaf : name);
   }
   return [...chosen].sort();
+}
+
+/**
+ * `target_modules`, plus `layers_to_transform` when the targets are leaf names restricted to some
+ * layers (`['query', 'value']` in layers [1]) that leaf names alone would over-select. HF applies
+ * `layers_to_transform` to suffix matches only, so the full names that remain are unaffected.
+ */
+export function hfTargetSelectionOf(model: HfNamedModel, paths: readonly string[]): { targetModules: string[]; layersToTransform: number[] | null } {
+  const plain = hfTargetModulesOf(model, paths);
+  const targetNames = paths.map((path) => model.hfModuleName(path));
+  const fullNames = (modules: readonly string[]) => modules.filter((name) => targetNames.includes(name)).length;
+  const indices = targetNames.map((name) => hfLayerIndex(name));
+  if (fullNames(plain) === 0 || indices.some((index) => index === undefined)) return { targetModules: plain, layersToTransform: null };
+  const layers = [...new Set(indices as number[])].sort((a, b) => a - b);
+  const restricted = hfTargetModulesOf(model, paths, (name) => inTransformedLayers({ layersToTransform: layers }, name));
+  return fullNames(restricted) < fullNames(plain) ? { targetModules: restricted, layersToTransform: layers } : { targetModules: plain, layersToTransform: null };
 }
 
 /** Loads HF-keyed tensors: every expected key present, no other key, shapes [r, in] / [out, r]. */
@@ -213,7 +328,14 @@ export function loraConfigFromHf(hf: Record<string, unknown>): LoraConfigInput {
   if (hf.bias !== undefined && hf.bias !== 'none') reject('bias', 'none');
   const modulesToSave = hf.modules_to_save;
   if (!isEmpty(modulesToSave) && !(Array.isArray(modulesToSave) && modulesToSave.every((name) => typeof name === 'string'))) reject('modules_to_save', 'null or a list of module names');
-  if (!isEmpty(hf.layers_to_transform)) reject('layers_to_transform', 'null');
+  const layersToTransform = hf.layers_to_transform;
+  if (!isEmpty(layersToTransform) && !isLayerIndex(layersToTransform) && !(Array.isArray(layersToTransform) && layersToTransform.every(isLayerIndex))) {
+    reject('layers_to_transform', 'null, a layer index or a list of layer indices');
+  }
+  const layersPattern = hf.layers_pattern;
+  if (!isEmpty(layersPattern) && typeof layersPattern !== 'string' && !(Array.isArray(layersPattern) && layersPattern.every((name) => typeof name === 'string'))) {
+    reject('layers_pattern', 'null, a name or a list of names');
+  }
   const init = hf.init_lora_weights;
   if (init !== undefined && init !== true && init !== false && init !== 'gaussian') reject('init_lora_weights', 'true, false or "gaussian"');
   const targetModules = hf.target_modules;
@@ -227,10 +349,16 @@ export function loraConfigFromHf(hf: Record<string, unknown>): LoraConfigInput {
     ...(isRecord(hf.rank_pattern) ? { rankPattern: hf.rank_pattern } : {}),
     ...(isRecord(hf.alpha_pattern) ? { alphaPattern: hf.alpha_pattern } : {}),
     ...(isEmpty(modulesToSave) ? {} : { hfModulesToSave: modulesToSave }),
+    ...(isEmpty(layersToTransform) ? {} : { layersToTransform }),
+    ...(isEmpty(layersPattern) || layersPattern === '' ? {} : { layersPattern }),
   };
   if (targetModules === HF_ALL_LINEAR) out.targets = { roles: [HF_ALL_LINEAR] };
   else if (targetModules !== undefined && targetModules !== null) out.hfTargetModules = targetModules;
   return out as LoraConfigInput;
+}
+
+function isLayerIndex(value: unknown): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
 }
 
 function isEmpty(value: unknown): boolean {

@@ -96,7 +96,7 @@ describe('LoraLinear', () => {
     const merged = layer.forward(x).dataSync();
     unmerged.forEach((value, i) => expect(Math.abs(value - merged[i]!)).toBeLessThan(1e-5));
     const w = layer.base.parameter('weight').value.dataSync();
-    const delta = layer.deltaWeight().dataSync();
+    const delta = layer.delta().dataSync();
     w.forEach((value, i) => expect(value).toBeCloseTo(before[i]! + delta[i]!, 6));
     layer.unmerge();
     layer.base.parameter('weight').value.dataSync().forEach((value, i) => expect(Math.abs(value - before[i]!)).toBeLessThan(1e-6));
@@ -143,8 +143,13 @@ describe('LoraLinear', () => {
   });
 
   it('follows the training mode of the module it wraps', () => {
-    expect(new LoraLinear(new Linear(2, 2).eval(), { r: 1, alpha: 1, dropout: 0.5 }).child('dropout').training).toBe(false);
-    expect(new LoraLinear(new Linear(2, 2), { r: 1, alpha: 1, dropout: 0.5 }).child('dropout').training).toBe(true);
+    const frozen = new LoraLinear(new Linear(2, 2).eval(), { r: 1, alpha: 1, dropout: 0.5 });
+    expect(frozen.training).toBe(false);
+    expect(new LoraLinear(new Linear(2, 2), { r: 1, alpha: 1, dropout: 0.5 }).training).toBe(true);
+    // In eval mode LoRA's dropout is off: two forwards agree.
+    frozen.loraB.assign(tf.ones([1, 2]));
+    const x = tf.ones([4, 2]);
+    expect(Array.from(frozen.forward(x).dataSync())).toEqual(Array.from(frozen.forward(x).dataSync()));
   });
 
   it('rejects a rank below 1', () => {
@@ -160,7 +165,7 @@ describe('LoraLinear', () => {
     inner.merge();
     outer.merge();
     outer.forward(x).dataSync().forEach((value, i) => expect(Math.abs(value - unmerged[i]!)).toBeLessThan(1e-5));
-    expect(outer.mergeTarget()).toBe(inner.base);
+    expect(outer.innermostBase()).toBe(inner.base);
     tf.dispose(x);
   });
 });

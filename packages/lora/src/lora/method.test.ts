@@ -122,7 +122,7 @@ describe('lora method', () => {
     // Four LoRA targets of 2·(16 + 16), plus the head's 16·3 weight and 3 biases.
     expect(parameterCount(tuned.trainableParameters())).toBe(4 * 64 + 16 * 3 + 3);
     expect(original.weight.trainable).toBe(false);
-    copy.parameter('weight').assign(tf.zerosLike(copy.parameter('weight').value));
+    copy.adapter('default').parameters.get('weight').assign(tf.zerosLike(original.weight.value));
     tuned.merge();
     expect(Math.max(...original.weight.value.dataSync().map(Math.abs))).toBe(0);
     tuned.unmerge();

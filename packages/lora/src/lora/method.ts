@@ -1,8 +1,8 @@
-import { Embedding, Linear, PeftError, definePeftMethod, resolveTargets, resolveWrappableTargets, type AppliedMethod, type Module, type Parameter, type tf } from '@peftjs/core';
+import { Embedding, Linear, PeftError, attachAdapters, definePeftMethod, detachAdapters, findWrapper, fromWrappers, isLinearLike as isLinearLikeModule, resolveTargets, resolveWrappableTargets, type AppliedMethod, type Module, type WrapperTarget } from '@peftjs/core';
 import { loraConfigSchema, matchPattern, type LoraConfig } from './config';
-import { exportLoraHf, hfNameOrUndefined, loadLoraHf, loraHfFormat, matchesHfTargetModules, type CopyTarget, type LoraTarget } from './hf-format';
-import { LoraEmbedding } from './embedding-layer';
-import { LoraLinear, type LinearLike } from './layer';
+import { exportLoraHf, hfNameOrUndefined, inTransformedLayers, loadLoraHf, loraHfFormat, matchesHfTargetModules, selectedByHfTargets, type CopyTarget, type LoraTarget } from './hf-format';
+import { LoraEmbedding, loraEmbeddingOptions } from './embedding-layer';
+import { LoraLinear, loraOptions } from './layer';
 import { TrainableCopyLinear } from './trainable-copy-linear';
 
 const PACKAGE_NAME = '@peftjs/lora';
@@ -23,58 +23,38 @@ export const loraMethod = definePeftMethod({
   description: 'Low-rank updates s·B·A of chosen linears (Hu et al. 2022); mergeable, HF PEFT files.',
   configSchema: loraConfigSchema,
   hf: loraHfFormat,
-  apply(model, config): LoraAppliedMethod {
+  apply(model, config, { adapterName }): LoraAppliedMethod {
     const selected = selectTargets(model, config);
-    const modulesToSave = selectModulesToSave(model, config);
-    const targets: LoraTarget[] = [];
-    const copies: CopyTarget[] = [];
-    const wrapped = () => [...targets, ...copies];
+    const optionsAt = (path: string) => {
+      const hfName = selected.find((target) => target.path === path)?.hfName;
+      const names = hfName === undefined ? [path] : [path, hfName];
+      return { r: matchPattern(config.rankPattern, names) ?? config.r, alpha: matchPattern(config.alphaPattern, names) ?? config.alpha, useRslora: config.useRslora };
+    };
+    const targets = attachAdapters<LoraLinear | LoraEmbedding, any>(model, selected.map(({ path }) => path), {
+      adapterName,
+      methodName: 'lora',
+      wrapperType: LoraWrapper,
+      create(current, path): LoraLinear | LoraEmbedding {
+        if (!(current instanceof Embedding || findWrapper(current, LoraEmbedding))) return new LoraLinear(current);
+        if (config.useDora) throw new PeftError('not-implemented', `DoRA on embeddings is not implemented (target ${path}).`, { field: 'useDora', value: true, allowed: 'Linear targets with useDora' });
+        return new LoraEmbedding(current as Embedding);
+      },
+      options: (path, wrapper) => (wrapper instanceof LoraEmbedding ? loraEmbeddingOptions(optionsAt(path)) : loraOptions({ ...optionsAt(path), dropout: config.dropout, init: config.init, useDora: config.useDora })),
+    });
+    let copies: Array<WrapperTarget<TrainableCopyLinear>> = [];
     try {
-      for (const { path, hfName } of selected) {
-        const names = hfName === undefined ? [path] : [path, hfName];
-        const options = { r: matchPattern(config.rankPattern, names) ?? config.r, alpha: matchPattern(config.alphaPattern, names) ?? config.alpha, useRslora: config.useRslora };
-        const layer = model.replaceModule(path, (current): LoraLinear | LoraEmbedding => {
-          if (!(current instanceof Embedding)) return new LoraLinear(current as LinearLike, { ...options, dropout: config.dropout, init: config.init, useDora: config.useDora });
-          if (config.useDora) throw new PeftError('not-implemented', `DoRA on embeddings is not implemented (target ${path}).`, { field: 'useDora', value: true, allowed: 'Linear targets with useDora' });
-          return new LoraEmbedding(current, options);
-        });
-        targets.push({ path, layer });
-      }
-      for (const path of modulesToSave) copies.push({ path, layer: model.replaceModule(path, (current) => new TrainableCopyLinear(current as Linear)) });
+      copies = attachAdapters(model, selectModulesToSave(model, config), { adapterName, methodName: 'lora', wrapperType: TrainableCopyLinear, create: (current) => new TrainableCopyLinear(current), options: () => ({}) });
     } catch (error) {
-      // Put back what was wrapped before the failure, so a rejected config leaves the model as it was.
-      unwrap(model, wrapped());
+      detachAdapters(model, targets, adapterName);
       throw error;
     }
-    const layers = wrapped().map(({ layer }) => layer);
-    const keyed = (): Array<[string, Parameter]> =>
-      wrapped().flatMap(({ path, layer }) => layer.ownNamedParameters().map(([name, parameter]): [string, Parameter] => [`${path}.${name}`, parameter]));
+    const loraTargets = (): LoraTarget[] => targets.map(({ path, wrapper }) => ({ path, layer: (wrapper as LoraLinear | LoraEmbedding).forAdapter(adapterName) }));
+    const copyTargets = (): CopyTarget[] => copies.map(({ path, wrapper }) => ({ path, layer: wrapper.forAdapter(adapterName) }));
     return {
-      name: 'lora',
-      loraTargets: () => [...targets],
-      claims: wrapped().map(({ path }) => ({ kind: 'wrap' as const, path })),
-      parameters: () => keyed().map(([, parameter]) => parameter),
-      merge: () => layers.forEach((layer) => layer.merge()),
-      unmerge: () => [...layers].reverse().forEach((layer) => layer.unmerge()),
-      setEnabled: (enabled) => layers.forEach((layer) => (layer.enabled = enabled)),
-      state: () => Object.fromEntries(keyed().map(([key, parameter]) => [key, parameter.value as tf.Tensor])),
-      load(state) {
-        const expected = new Map(keyed());
-        const missing = [...expected.keys()].filter((key) => !(key in state));
-        const unexpected = Object.keys(state).filter((key) => !expected.has(key));
-        const wrongShape = [...expected].filter(([key, parameter]) => key in state && !sameShape(state[key]!.shape, parameter.shape));
-        if (missing.length || unexpected.length || wrongShape.length) {
-          throw new PeftError(
-            'checkpoint-mismatch',
-            `lora: missing keys [${missing.join(', ')}], unexpected keys [${unexpected.join(', ')}], wrong shapes [${wrongShape.map(([key, p]) => `${key}: [${state[key]!.shape.join(', ')}] vs [${p.shape.join(', ')}]`).join(', ')}].`,
-            { field: 'state', value: Object.keys(state), allowed: [...expected].map(([key, p]) => `${key} [${p.shape.join(', ')}]`) },
-          );
-        }
-        for (const [key, parameter] of expected) parameter.assign(state[key]!);
-      },
-      remove: () => unwrap(model, wrapped()),
-      exportHf: () => exportLoraHf(model, config, targets, copies),
-      loadHf: (tensors) => loadLoraHf(model, targets, copies, tensors),
+      ...fromWrappers('lora', model, [...targets, ...copies], adapterName),
+      loraTargets,
+      exportHf: () => exportLoraHf(model, config, loraTargets(), copyTargets()),
+      loadHf: (tensors) => loadLoraHf(model, loraTargets(), copyTargets(), tensors),
     };
   },
 });
@@ -88,18 +68,11 @@ export interface LoraAppliedMethod extends AppliedMethod {
 /** `peft(model, [lora({ r: 8 })])` */
 export const lora = loraMethod;
 
-/** Unmerges and replaces each wrapper by the module it holds (last first), disposing the wrapper's parameters. */
-function unwrap(model: Module<any, any>, wrapped: ReadonlyArray<LoraTarget | CopyTarget>): void {
-  for (const { path, layer } of [...wrapped].reverse()) {
-    layer.unmerge();
-    model.replaceModule(path, () => layer.base);
-    for (const [, parameter] of layer.ownNamedParameters()) parameter.dispose();
-  }
-}
+/** The wrapper classes LoRA puts its adapters in (linears and embedding tables). */
+const LoraWrapper: ReadonlyArray<abstract new (...args: any[]) => LoraLinear | LoraEmbedding> = [LoraLinear, LoraEmbedding];
 
-function isLinearLike(module: Module<any, any>): module is LinearLike {
-  const candidate = module as unknown as Partial<LinearLike>;
-  return typeof candidate.inFeatures === 'number' && typeof candidate.outFeatures === 'number' && typeof module.forward === 'function';
+function isLinearLike(module: Module<any, any>): boolean {
+  return isLinearLikeModule(module) || module instanceof LoraLinear;
 }
 
 /** What LoRA can wrap: linears (and wrappers that keep their sizes) and embedding tables. */
@@ -115,7 +88,7 @@ function selectTargets(model: Module<any, any>, config: LoraConfig): Array<{ pat
     for (const [path, module] of model.namedModules()) {
       if (path === '' || !isTargetable(module) || found.some((match) => path.startsWith(`${match.path}.`))) continue;
       const hfName = hfNameOrUndefined(model, path);
-      if (hfName !== undefined && matchesHfTargetModules(wanted, hfName)) found.push({ path, hfName });
+      if (hfName !== undefined && selectedByHfTargets(wanted, config, hfName)) found.push({ path, hfName });
     }
     if (found.length === 0) {
       throw new PeftError('selector-no-match', `lora: hfTargetModules ${JSON.stringify(wanted)} matched no linear module's HF name.`, {
@@ -135,7 +108,11 @@ function selectTargets(model: Module<any, any>, config: LoraConfig): Array<{ pat
     needs: 'Linear or Embedding module',
     suggest: 'attention.query, all-linear or embedding.token',
   });
-  return matched.map(({ path }) => ({ path, hfName: hfNameOrUndefined(model, path) }));
+  const selected = matched.map(({ path }) => ({ path, hfName: hfNameOrUndefined(model, path) })).filter(({ path, hfName }) => inTransformedLayers(config, hfName ?? path));
+  if (selected.length === 0) {
+    throw new PeftError('selector-no-match', `lora: layersToTransform ${JSON.stringify(config.layersToTransform)} keeps none of the ${matched.length} targets.`, { field: 'layersToTransform', value: config.layersToTransform, allowed: 'layer indices of the targets' });
+  }
+  return selected;
 }
 
 /**
@@ -162,8 +139,4 @@ function selectModulesToSave(model: Module<any, any>, config: LoraConfig): strin
     });
   }
   return paths;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((dimension, i) => dimension === b[i]);
 }

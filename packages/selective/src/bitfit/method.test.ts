@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lnTuning } from '../ln-tuning/method';
+import { perturbSelected } from '../selection/test-support';
 import { bitFitMethod, bitfit } from './method';
 import { ZeroBiasLinear } from './layer';
 
@@ -164,9 +165,15 @@ describe('bitfit', () => {
     model.dispose();
   });
 
-  it('saves only the selected entries with their indices, and refuses indices from another seed', async () => {
+  it('saves only the selected entries with their indices, loads them back, and refuses indices from another seed', async () => {
     const model = createConformanceBert();
+    const batch = conformanceBatch(model, { batch: 2, seq: 6 });
+    const baseOutput = tf.tidy(() => model.forward(batch).lastHiddenState.dataSync());
     const tuned = peft(model, [bitfit({ subset: 'random-entries', budget: 25, seed: 1, trainHead: false })]);
+    perturbSelected(tuned);
+    const expected = tf.tidy(() => tuned.forward(batch).lastHiddenState.dataSync());
+    const moved = Math.max(...expected.map((value, i) => Math.abs(value - baseOutput[i]!)));
+    expect(moved).toBeGreaterThan(1e-2);
     const state = applied(tuned).state();
     const stored = Object.entries(state).reduce((count, [key, tensor]) => count + (key.endsWith('.values') || !key.endsWith('.indices') ? tensor.size : 0), 0);
     expect(stored).toBe(25);
@@ -175,7 +182,9 @@ describe('bitfit', () => {
       await tuned.save(dir);
       const registry = createRegistry([bitFitMethod]);
       const fresh = createConformanceBert();
-      await expect(loadPeft(fresh, dir, { registry })).resolves.toBeDefined();
+      const loaded = await loadPeft(fresh, dir, { registry });
+      const actual = tf.tidy(() => loaded.forward(batch).lastHiddenState.dataSync());
+      actual.forEach((value, i) => expect(Math.abs(value - expected[i]!)).toBeLessThan(1e-5));
       fresh.dispose();
       const other = peft(createConformanceBert(), [bitfit({ subset: 'random-entries', budget: 25, seed: 2, trainHead: false })]);
       const saved = applied(tuned).state();
@@ -185,6 +194,7 @@ describe('bitfit', () => {
       other.model.dispose();
     } finally {
       await rm(dir, { recursive: true, force: true });
+      disposeBatch(batch);
       model.dispose();
     }
   });

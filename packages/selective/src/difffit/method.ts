@@ -1,14 +1,6 @@
-import { type AppliedMethod, definePeftMethod, fromSelection, type Module, notInHead, PeftError, resolveTargets, type Sublayer, tf } from '@peftjs/core';
+import { type AppliedMethod, definePeftMethod, fromSelection, type Module, notInHead, PeftError, requireModelInfo, resolveTargets, type Sublayer, tf } from '@peftjs/core';
 import { diffFitConfigSchema, type DiffFitConfig } from './config';
 import { ResidualScale } from './residual-scale';
-
-function hiddenSizeOf(model: Module<any, any>): number {
-  const size = (model as { config?: { hiddenSize?: unknown } }).config?.hiddenSize;
-  if (typeof size !== 'number') {
-    throw new PeftError('invalid-argument', 'difffit needs a model with config.hiddenSize (the width of the residual stream γ scales).', { field: 'model', value: model.constructor.name, allowed: 'BertModel or GptModel' });
-  }
-  return size;
-}
 
 /** The base tensors DiffFit trains in place: biases and LayerNorm gammas/betas outside the head. */
 function trainedTensors(model: Module<any, any>, config: DiffFitConfig) {
@@ -37,8 +29,9 @@ export const diffFitMethod = definePeftMethod({
   kind: 'selective',
   description: 'Trains biases, norms and a new per-block residual scale γ (initialised to 1); γ merges into the output projections.',
   configSchema: diffFitConfigSchema,
-  apply(model, config): AppliedMethod {
-    const hiddenSize = hiddenSizeOf(model);
+  apply(model, config, context): AppliedMethod {
+    // The width of the residual stream γ scales.
+    const hiddenSize = requireModelInfo(context, 'difffit').hiddenSize;
     const targets = resolveTargets(model, { roles: [...config.branches], ...(config.layers ? { layers: [...config.layers] } : {}) }, { kind: 'module', field: config.layers ? 'difffit.layers' : 'difffit.branches' });
     const scales: Array<{ path: string; layer: ResidualScale }> = [];
     const selection = fromSelection({

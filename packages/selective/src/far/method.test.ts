@@ -28,6 +28,9 @@ describe('far', () => {
     }
     const expected = linears.map((linear, i) => {
       const change = unitChange({ weight: before[2 * i] as tf.Tensor2D, bias: before[2 * i + 1] as tf.Tensor1D }, { weight: linear.weight.value as tf.Tensor2D, bias: linear.bias!.value as tf.Tensor1D });
+      // Priming moved every unit, by distinct amounts: the ranking means something.
+      expect(Math.min(...change)).toBeGreaterThan(1e-6);
+      expect(new Set(change).size).toBe(change.length);
       return topUnits(change, Math.round(0.25 * linear.outFeatures));
     });
 

@@ -23,6 +23,22 @@ export const lnTuningConfigSchema = z.strictObject({
   norms: z.array(z.enum(NORM_POSITIONS)).min(1).default([...NORM_POSITIONS]),
   /** Train the task head in full, as the papers do. Its entries are counted apart from the norms. */
   trainHead: z.boolean().default(true),
+  /**
+   * HF PEFT's `target_modules` (what an LN_TUNING `adapter_config.json` holds): a regular
+   * expression that must match a whole HF module name, or a list of names each matching a module
+   * name or its last components (`LayerNorm`, `ln_1`). When set it chooses the norms instead of
+   * `norms`; every module it matches must be a LayerNorm. Needs a model with HF module names.
+   */
+  hfTargetModules: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  /** HF PEFT's `exclude_modules`, applied to `hfTargetModules` as HF applies it. */
+  hfExcludeModules: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+  /**
+   * HF PEFT's `modules_to_save` (HF adds `classifier` and `score` to every SEQ_CLS adapter). When
+   * set it decides `trainHead`: the head trains when an entry names one of its modules. An entry
+   * naming a module outside the head is a 'not-implemented' error; one naming no module is
+   * ignored, as HF ignores `score` on BERT.
+   */
+  hfModulesToSave: z.array(z.string().min(1)).optional(),
 });
 
 export type LnTuningConfig = z.output<typeof lnTuningConfigSchema>;

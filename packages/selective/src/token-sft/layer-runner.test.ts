@@ -1,6 +1,6 @@
 import { SeedStream, peft, tf } from '@peftjs/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectPositions } from './layer-runner';
+import { positionSlots, selectPositions } from './layer-runner';
 import { tokenSft } from './method';
 import { installedRunner, lossOf, paddedBatch, tinyBert } from './test-support';
 
@@ -43,11 +43,29 @@ describe('selectPositions', () => {
     expect(seen.size).toBe(12);
   });
 
-  it('selects the fewest real tokens of the batch when a sequence is shorter than k, and rejects a padded position 0', () => {
-    const positions = selectPositions(maskOf([8, 3], 8), 5, new SeedStream(0));
-    expect(positions.map((row) => row.length)).toEqual([3, 3]);
-    expect(positions[1]).toEqual([0, 1, 2]);
+  it('selects min(k, real tokens) per sequence: a short sequence selects all of its tokens and caps no other row', () => {
+    const lengths = [8, 3, 6, 1];
+    const random = new SeedStream(0);
+    for (let draw = 0; draw < 20; draw++) {
+      const positions = selectPositions(maskOf(lengths, 8), 5, random);
+      expect(positions.map((row) => row.length)).toEqual([5, 3, 5, 1]);
+      expect(positions[1]).toEqual([0, 1, 2]);
+      expect(positions[3]).toEqual([0]);
+      positions.forEach((row, b) => expect(row.every((position) => position < lengths[b]!)).toBe(true));
+    }
     expect(() => selectPositions([[0, 1, 1]], 2, new SeedStream(0))).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+  });
+});
+
+describe('positionSlots', () => {
+  it('pads each row to the widest selection with distinct padding positions of its own sequence, flagged as filler', () => {
+    const mask = maskOf([8, 3, 5], 8);
+    const { slots, selected } = positionSlots([[0, 2, 5, 7], [0, 1, 2], [0, 1, 3, 4]], mask);
+    expect(slots).toEqual([[0, 2, 5, 7], [0, 1, 2, 3], [0, 1, 3, 4]]);
+    expect(selected).toEqual([[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 1, 1]]);
+    const short = positionSlots([[0, 4], [0]], maskOf([6, 1], 6));
+    expect(short.slots).toEqual([[0, 4], [0, 1]]);
+    expect(short.selected).toEqual([[1, 1], [1, 0]]);
   });
 });
 

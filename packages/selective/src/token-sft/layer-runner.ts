@@ -20,7 +20,7 @@ import {
 
 /** What the runner saw on its last run, read by the pooling wrapper of the same forward. */
 export interface TokenSftStepState {
-  /** The positions selected per sequence on the last training run (undefined after an eval run). */
+  /** The positions selected per sequence on the last training run, min(k, real tokens) each (undefined after an eval run). */
   positions: number[][] | undefined;
   /** The 0/1 real-token mask [batch][seq] of the last run (undefined: every position is real). */
   mask: number[][] | undefined;
@@ -35,20 +35,19 @@ export interface TokenSftRunnerOptions {
 }
 
 /**
- * The positions of one training step, [batch][count]: position 0 ([CLS]) always, the others drawn
- * uniformly without replacement among the real (mask 1) positions, sorted. count is k, or the
- * fewest real tokens of a sequence in the batch when that is smaller (every row of a step selects
- * as many positions, and padding is never selected).
+ * The positions of one training step, one row per sequence: position 0 ([CLS]) always, the others
+ * drawn uniformly without replacement among the sequence's real (mask 1) positions, sorted. Each
+ * sequence selects min(k, its real tokens) positions (§2: "for each input sequence, we select k
+ * random positions"), so a short sequence selects all of its tokens without capping the others;
+ * padding is never selected.
  */
 export function selectPositions(mask: readonly (readonly number[])[], k: number, random: SeedStream): number[][] {
-  const real = mask.map((row, b) => {
+  return mask.map((row, b) => {
     if (!(row[0]! > 0)) {
       throw new PeftError('invalid-argument', `token-sft: position 0 ([CLS]) of sequence ${b} is padding.`, { field: 'attentionMask', value: b, allowed: 'a mask whose position 0 is 1' });
     }
-    return row.flatMap((value, position) => (value > 0 && position > 0 ? [position] : []));
-  });
-  const count = Math.min(k, ...real.map((positions) => positions.length + 1));
-  return real.map((positions) => {
+    const positions = row.flatMap((value, position) => (value > 0 && position > 0 ? [position] : []));
+    const count = Math.min(k, positions.length + 1);
     // Partial Fisher–Yates: the first count − 1 entries become a uniform draw without replacement.
     for (let i = 0; i < count - 1; i++) {
       const j = i + random.nextInt(positions.length - i);
@@ -56,6 +55,43 @@ export function selectPositions(mask: readonly (readonly number[])[], k: number,
     }
     return [0, ...positions.slice(0, count - 1).sort((a, c) => a - c)];
   });
+}
+
+/** The selected positions laid out as a rectangle [batch][width] for the batched taped pass. */
+export interface PositionSlots {
+  /** Each row's selected positions, then (rows with fewer than width) distinct padding positions as filler. */
+  slots: number[][];
+  /** 1 where a slot holds a selected position, 0 where it holds filler. */
+  selected: number[][];
+}
+
+/**
+ * Pads the per-sequence selections to the batch's widest one (≤ k) with distinct padding
+ * positions of the same sequence. A row that selects fewer than width positions has fewer real
+ * tokens than width, so it has enough padding positions. Filler rows are computed exactly like
+ * the others (the merged hidden states stay the plain loop's) and are padding, so attention masks
+ * them out as keys and values; the runner also blocks the gradient that reaches them through its
+ * outputs, so they carry none.
+ */
+export function positionSlots(positions: readonly (readonly number[])[], mask: readonly (readonly number[])[] | undefined): PositionSlots {
+  const width = Math.max(...positions.map((row) => row.length));
+  const slots = positions.map((row, b) => {
+    // Without a mask every sequence has the same length, so every row selects width positions.
+    const filler = (mask?.[b] ?? []).flatMap((value, position) => (value > 0 ? [] : [position])).slice(0, width - row.length);
+    return [...row, ...filler];
+  });
+  return { slots, selected: positions.map((row) => Array.from({ length: width }, (_, slot) => (slot < row.length ? 1 : 0))) };
+}
+
+/** rows [batch, width, hidden] unchanged; the gradient through the filler slots (selected 0) is zero. */
+function withoutFillerGradient(rows: tf.Tensor, selected: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const weights = selected.toFloat().expandDims(2);
+    save([weights]);
+    return { value: input.clone(), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]!) };
+  });
+  return op(rows);
 }
 
 /** q/k/v projections [batch, rows, hidden]. */
@@ -135,6 +171,8 @@ function checkBlock(layer: LayerModule, index: number): TransformerBlock {
  * whole (the paper caches only h_G, Eq. 4), so W_k and W_v get no gradient through them either:
  * this is not the same as only detaching the unselected rows of each layer's output.
  * With dropout on, the untaped pass and the taped rows draw separate dropout masks.
+ * The taped rows of a batch form one [batch, width] block (width = the most positions a sequence
+ * selects, ≤ k): a shorter sequence's extra slots hold its padding positions and carry no gradient.
  * Supports bidirectional (BERT-style, post- or pre-LN) blocks; a causal model, a prefix slot or a
  * wrapper around a block's attention is a 'not-implemented' error at the first training forward.
  */
@@ -155,7 +193,12 @@ export class TokenSftLayerRunner implements LayerRunner {
     const mask = this.state.mask ?? Array.from({ length: batch }, () => new Array<number>(seq).fill(1));
     const chosen = selectPositions(mask, this.options.k, this.random);
     this.state.positions = chosen;
-    const positions = tf.tensor2d(chosen, [batch, chosen[0]!.length], 'int32');
+    const { slots, selected: slotSelected } = positionSlots(chosen, mask);
+    const width = slots[0]!.length;
+    const positions = tf.tensor2d(slots, [batch, width], 'int32');
+    const hasFiller = slotSelected.some((row) => row.includes(0));
+    const fillerMask = hasFiller ? tf.tensor2d(slotSelected, [batch, width], 'int32') : undefined;
+    const merged = (constantRows: tf.Tensor, rows: tf.Tensor): tf.Tensor => mergePositions(constantRows, fillerMask ? withoutFillerGradient(rows, fillerMask) : rows, positions);
     let selected = gatherPositions(hidden, positions);
     let constant = detach(hidden);
     const hiddenStates = options.outputHiddenStates ? [hidden] : undefined;
@@ -165,10 +208,10 @@ export class TokenSftLayerRunner implements LayerRunner {
       selected = selectedBlockRows(block, selected, input, positions, context);
       constant = nextConstant;
       // Nothing on the tape reads the previous constants: free them now unless they are returned.
-      if (hiddenStates) hiddenStates.push(mergePositions(constant, selected, positions));
+      if (hiddenStates) hiddenStates.push(merged(constant, selected));
       else input.dispose();
     }
-    const last = hiddenStates?.at(-1) ?? mergePositions(constant, selected, positions);
+    const last = hiddenStates?.at(-1) ?? merged(constant, selected);
     return hiddenStates ? { hidden: last, hiddenStates } : { hidden: last };
   }
 }

@@ -1,5 +1,5 @@
 import { Module, gatherPositions, tf } from '@peftjs/core';
-import type { TokenSftStepState } from './layer-runner';
+import { positionSlots, type TokenSftStepState } from './layer-runner';
 
 /**
  * The pooler of token-position selective fine-tuning (Simoulin et al., "Memory-Efficient
@@ -30,7 +30,12 @@ export class TokenSftMeanPooler extends Module {
   private meanState(hidden: tf.Tensor): tf.Tensor {
     const { positions, mask } = this.state;
     if (this.training && positions && positions.length === hidden.shape[0]) {
-      return gatherPositions(hidden, tf.tensor2d(positions, [positions.length, positions[0]!.length], 'int32')).mean(1);
+      // Sequences select different counts (min(k, real tokens)): gather the padded slots and
+      // average each row over its own selected positions only.
+      const { slots, selected } = positionSlots(positions, mask);
+      const weights = tf.tensor2d(selected, [slots.length, slots[0]!.length]).expandDims(2);
+      const rows = gatherPositions(hidden, tf.tensor2d(slots, [slots.length, slots[0]!.length], 'int32'));
+      return tf.div(tf.sum(tf.mul(rows, weights), 1), tf.sum(weights, 1));
     }
     if (!mask || mask.length !== hidden.shape[0] || mask[0]!.length !== hidden.shape[1]) return hidden.mean(1);
     const weights = tf.tensor2d(mask).expandDims(2);

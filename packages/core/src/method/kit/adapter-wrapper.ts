@@ -114,6 +114,46 @@ export abstract class AdapterWrapper<TArgs extends unknown[] = [tf.Tensor], TOut
     return inFeatures;
   }
 
+  /**
+   * A view of this layer whose single-adapter conveniences (`primary`, `merged`, `enabled`,
+   * `merge()`, and a subclass's getters built on `primary`) read adapter `adapterName` instead of the
+   * first one: what per-adapter code (HF files, adapter arithmetic) takes.
+   */
+  forAdapter(adapterName: string): this {
+    const adapter = this.adapter(adapterName);
+    return Object.create(this, { primary: { get: () => adapter } }) as this;
+  }
+
+  /** The adapter single-adapter code reads: the first one, or the one a `forAdapter` view names. */
+  protected get primary(): WrapperAdapter<Options> {
+    const name = this.adapterNames()[0];
+    if (name === undefined) throw new PeftError('invalid-argument', `This ${this.constructor.name} holds no adapter yet.`, { field: 'adapterName', allowed: 'addAdapter() first' });
+    return this.adapter(name);
+  }
+
+  /** Whether the first adapter (or a view's) is merged. */
+  get merged(): boolean {
+    return this.primary.merged;
+  }
+
+  /** Whether the first adapter (or a view's) is enabled. */
+  get enabled(): boolean {
+    return this.primary.enabled;
+  }
+
+  set enabled(enabled: boolean) {
+    this.primary.enabled = enabled;
+  }
+
+  /** Merges the first adapter (or a view's); see mergeAdapter. */
+  merge(): void {
+    this.mergeAdapter(this.primary.name);
+  }
+
+  unmerge(): void {
+    this.unmergeAdapter(this.primary.name);
+  }
+
   /** Adds an adapter (HF PEFT's `update_layer`): creates its parameters, enabled and unmerged. */
   addAdapter(name: string, methodName: string, options: Options): WrapperAdapter<Options> {
     if (this.adapterMap.has(name)) {

@@ -83,7 +83,8 @@ export function unwrap(model: Module<any, any>, path: string, wrapper: AdapterWr
 
 /** Every target's adapter parameters keyed `<path>.<parameter>`, in target order. */
 export function keyedWrapperParameters(targets: ReadonlyArray<WrapperTarget>, adapterName: string): Array<[string, Parameter]> {
-  return targets.flatMap(({ path, wrapper }) => wrapper.keyedParameters(adapterName, path));
+  // After remove() a wrapper no longer holds the adapter (its parameters were disposed with it).
+  return targets.flatMap(({ path, wrapper }) => (wrapper.hasAdapter(adapterName) ? wrapper.keyedParameters(adapterName, path) : []));
 }
 
 /**
