@@ -19,7 +19,7 @@ export const adamix = definePeftMethod({
   apply(model, config, context): AppliedMethod {
     const info = requireModelInfo(context, 'adamix');
     const width = bottleneckWidth(info.hiddenSize, config);
-    const paths = chosenLayers(info, config.layers, 'adamix').flatMap((layer) => [...new Set(config.sublayers)].map((sublayer) => info.paths[sublayer][layer]!));
+    const paths = chosenLayers(info, config.layers ?? config.targets?.layers, 'adamix').flatMap((layer) => [...new Set(config.sublayers)].map((sublayer) => info.paths[sublayer][layer]!));
     const sites = paths.map((path, index) => ({
       path,
       options: { placement: 'sequential', width, activation: config.nonLinearity, scaling: 1, experts: config.experts, routingSeed: config.seed * 7919 + index + 1, consistency: config.consistencyWeight > 0 } satisfies AdamixOptions,

@@ -25,7 +25,7 @@ export const compacter = definePeftMethod({
     }
     const shared: PhmRules | undefined = config.variant === 'phm' ? undefined : { down: createPhmRule(n, 'phm_rule'), up: createPhmRule(n, 'phm_rule') };
     const sublayers = config.variant === 'compacter++' ? (['ffn'] as const) : (['attention', 'ffn'] as const);
-    const sites = chosenLayers(info, config.layers, 'compacter').flatMap((layer) => sublayers.map((sublayer) => info.paths[sublayer][layer]!));
+    const sites = chosenLayers(info, config.layers ?? config.targets?.layers, 'compacter').flatMap((layer) => sublayers.map((sublayer) => info.paths[sublayer][layer]!));
     const options = (index: number): CompacterOptions => ({
       placement: 'sequential',
       width,

@@ -38,6 +38,12 @@ describe('houlsby', () => {
     // 2 sites × (16·4 + 4 + 4·16 + 16) = 2 × 148
     expect(tuned.trainableParameters().reduce((n, p) => n + p.size, 0)).toBe(296);
     expect(() => peft(createConformanceBert(), [houlsby({ layers: [5] })])).toThrowError(expect.objectContaining({ field: 'layers' }));
+    // The selector shape the bench's hybrids use.
+    const other = createConformanceBert();
+    const viaTargets = peft(other, [houlsby({ reductionFactor: 4, targets: { layers: [1] } })]);
+    expect(viaTargets.model.getModule('encoder.layers.0.ffn')).not.toBeInstanceOf(SublayerAdapter);
+    expect(viaTargets.model.getModule('encoder.layers.1.ffn')).toBeInstanceOf(SublayerAdapter);
+    other.dispose();
     model.dispose();
   });
 

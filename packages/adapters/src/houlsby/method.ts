@@ -21,7 +21,7 @@ export const houlsby = definePeftMethod({
   apply(model, config, context) {
     const info = requireModelInfo(context, 'houlsby');
     const width = bottleneckWidth(info.hiddenSize, config);
-    const sites = chosenLayers(info, config.layers, 'houlsby').flatMap((layer) =>
+    const sites = chosenLayers(info, config.layers ?? config.targets?.layers, 'houlsby').flatMap((layer) =>
       [...new Set(config.sublayers)].map((sublayer) => ({
         path: info.paths[sublayer][layer]!,
         options: { placement: 'sequential' as const, width, activation: config.nonLinearity, scaling: 1 },

@@ -11,7 +11,7 @@ import { parallelAdapterConfigSchema, type ParallelAdapterConfig } from './confi
 export function applyParallelAdapters(model: Module<any, any>, config: ParallelAdapterConfig, context: ApplyContext, methodName: string): AppliedMethod {
   const info = requireModelInfo(context, methodName);
   const width = bottleneckWidth(info.hiddenSize, config);
-  const sites = chosenLayers(info, config.layers, methodName).flatMap((layer) =>
+  const sites = chosenLayers(info, config.layers ?? config.targets?.layers, methodName).flatMap((layer) =>
     [...new Set(config.sublayers)].map((sublayer) => ({
       path: info.paths[sublayer][layer]!,
       options: { placement: 'parallel' as const, width, activation: config.nonLinearity, scaling: config.scaling },

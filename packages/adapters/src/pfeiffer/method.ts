@@ -24,7 +24,7 @@ export const pfeiffer = definePeftMethod({
   apply(model, config, context) {
     const info = requireModelInfo(context, 'pfeiffer');
     const width = bottleneckWidth(info.hiddenSize, config);
-    const sites = chosenLayers(info, config.layers, 'pfeiffer').map((layer) => {
+    const sites = chosenLayers(info, config.layers ?? config.targets?.layers, 'pfeiffer').map((layer) => {
       const base: SublayerAdapterOptions = { placement: 'sequential', width, activation: config.nonLinearity, scaling: 1 };
       if (info.preLayerNorm) return { path: info.paths.layers[layer]!, options: base };
       const block = model.getModule<TransformerBlock>(info.paths.layers[layer]!);

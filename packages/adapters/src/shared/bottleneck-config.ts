@@ -10,6 +10,8 @@ export const bottleneckFields = {
   nonLinearity: z.enum(ACTIVATIONS).default('relu'),
   /** Layers (block indices) that get adapters; default every layer. */
   layers: z.array(z.number().int().nonnegative()).optional(),
+  /** The same as `layers`, in the selector shape other families use (`targets: { layers: [0, 1] }`); `layers` wins when both are given. */
+  targets: z.strictObject({ layers: z.array(z.number().int().nonnegative()).optional() }).optional(),
   /** Modules trained in full beside the adapters (e.g. `{ roles: ['head'] }`), as LoRA's `modulesToSave`. */
   modulesToSave: targetSelectorSchema.optional(),
 };

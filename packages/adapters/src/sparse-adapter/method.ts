@@ -47,7 +47,7 @@ export const sparseAdapter = definePeftMethod({
   apply(model, config: SparseAdapterConfig, context): SparseAdapterApplied {
     const info = requireModelInfo(context, 'sparse-adapter');
     const width = bottleneckWidth(info.hiddenSize, config);
-    const sites = chosenLayers(info, config.layers, 'sparse-adapter').flatMap((layer) =>
+    const sites = chosenLayers(info, config.layers ?? config.targets?.layers, 'sparse-adapter').flatMap((layer) =>
       [...new Set(config.sublayers)].map((sublayer) => ({
         path: info.paths[sublayer][layer]!,
         options: { placement: config.placement, width, activation: config.nonLinearity, scaling: config.scaling },
