@@ -67,6 +67,13 @@ describe('compacter', () => {
     other.dispose();
   });
 
+  it('rounds a width from the reduction factor up to a multiple of n (hidden 16 / 16 = 1 → 4)', () => {
+    const model = createConformanceBert();
+    const tuned = peft(model, [compacter()]);
+    expect(tuned.model.getModule<CompacterAdapter>('encoder.layers.0.ffn').adapter('default').options.width).toBe(4);
+    model.dispose();
+  });
+
   it('rejects a phmDimension that does not divide the sizes, leaving the model as it was', () => {
     const model = createConformanceBert();
     const before = model.parameters().length;

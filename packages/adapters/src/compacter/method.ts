@@ -18,8 +18,9 @@ export const compacter = definePeftMethod({
   configSchema: compacterConfigSchema,
   apply(model, config, context) {
     const info = requireModelInfo(context, 'compacter');
-    const width = bottleneckWidth(info.hiddenSize, config);
     const n = config.phmDimension;
+    // From a reduction factor, round the width up to a multiple of n (a small model's d/16 may be below n); a given bottleneckSize must divide.
+    const width = config.bottleneckSize ?? Math.max(n, Math.ceil(bottleneckWidth(info.hiddenSize, config) / n) * n);
     if (info.hiddenSize % n !== 0 || width % n !== 0) {
       throw new PeftError('invalid-argument', `compacter: phmDimension ${n} must divide the hidden size (${info.hiddenSize}) and the bottleneck width (${width}).`, { field: 'phmDimension', value: n, allowed: `a common divisor of ${info.hiddenSize} and ${width}` });
     }
