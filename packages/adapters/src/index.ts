@@ -1,2 +1,26 @@
-/** Methods of this family land here; see the package README for what is planned. */
-export {};
+export * from './shared/bottleneck';
+export * from './shared/sublayer-adapter';
+export * from './houlsby/config';
+export * from './houlsby/method';
+export * from './pfeiffer/config';
+export * from './pfeiffer/method';
+export * from './parallel-adapter/config';
+export * from './parallel-adapter/method';
+export * from './scaled-parallel-adapter/config';
+export * from './scaled-parallel-adapter/method';
+export * from './ia3/config';
+export * from './ia3/layer';
+export * from './ia3/method';
+export { exportIa3Hf, ia3ConfigFromHf, loadIa3Hf } from './ia3/hf-format';
+export * from './compacter/config';
+export * from './compacter/layer';
+export * from './compacter/method';
+export * from './sparse-adapter/config';
+export * from './sparse-adapter/layer';
+export * from './sparse-adapter/method';
+export * from './lst/config';
+export * from './lst/side-network';
+export * from './lst/method';
+export * from './adamix/config';
+export * from './adamix/layer';
+export * from './adamix/method';
