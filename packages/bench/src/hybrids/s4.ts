@@ -39,8 +39,8 @@ export function defineS4Hybrid(numLayers: number, name = 's4'): Hybrid {
     description: `S4 (Chen et al. 2023) on ${numLayers} layers: spindle groups ${[g1, g2, g3, g4].map((group) => `[${group.join(',')}]`).join(' ')} with adapters, prefix, BitFit and LoRA per group.`,
     parts: [
       { label: 'adapter', method: 'houlsby', config: { reductionFactor: 16, targets: { layers: [...g1, ...g2, ...g3] } } },
-      { label: 'prefix', method: 'prefix-tuning', config: { numVirtualTokens: 10, targets: { layers: [...g2, ...g3, ...g4] } } },
-      { label: 'bitfit', method: 'bitfit', config: { targets: { layers: [...g3, ...g4] } } },
+      { label: 'prefix', method: 'prefix-tuning', config: { numVirtualTokens: 10, layers: [...g2, ...g3, ...g4] } },
+      { label: 'bitfit', method: 'bitfit', config: { layers: [...g3, ...g4] } },
       { label: 'lora', method: 'lora', config: { r: 4, alpha: 8, targets: { roles: ['attention.query', 'attention.value'], layers: [...g1, ...g4] } } },
     ],
   });

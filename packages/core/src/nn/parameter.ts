@@ -1,3 +1,4 @@
+import { trackGradientTargets } from '../grad/gradient-targets';
 import { tf } from './tf';
 import type { TensorKind } from './roles';
 
@@ -20,6 +21,10 @@ export class Parameter {
   private valueOverride: (() => tf.Tensor) | undefined;
 
   constructor(initial: tf.Tensor, options: ParameterOptions = {}) {
+    // Core's layer ops decide what to keep for backward from the gradient calls they see: the
+    // tracking must be in place before the first one starts (installed inside a running call, it
+    // gave wrong gradients through P-tuning's encoder). Idempotent.
+    trackGradientTargets();
     this.trainable = options.trainable ?? true;
     this.kind = options.kind ?? 'weight';
     // tfjs' own trainable flag stays true: gradients are requested explicitly per parameter,

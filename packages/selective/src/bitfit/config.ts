@@ -38,6 +38,11 @@ export const bitFitConfigSchema = z
     budget: z.number().int().positive().optional(),
     /** Seed of the random subsets. */
     seed: z.number().int().min(0).default(0),
+    /**
+     * Only the blocks with these indices (a `layers.<i>` path segment); embeddings, pooler and final
+     * norms are then left out. Default: the whole model. Used by layer-wise designs such as S4.
+     */
+    layers: z.array(z.number().int().min(0)).min(1).optional(),
     /** Train the task head in full, as both papers do. Its entries are counted apart from the subset. */
     trainHead: z.boolean().default(true),
     /** Give bias-less Linears of the blocks and pooler a zero bias to train (their outputs are unchanged at init). */

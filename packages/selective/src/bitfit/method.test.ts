@@ -244,3 +244,17 @@ describe('bitfit', () => {
     model.dispose();
   });
 });
+
+describe('bitfit layers option', () => {
+  it('trains only the biases of the chosen blocks (and the head)', () => {
+    setGlobalSeed(2);
+    const model = createBert({ vocabSize: 30, hiddenSize: 8, numLayers: 3, numHeads: 2, maxPositions: 8, numLabels: 2 });
+    const tuned = peft(model, [bitfit({ layers: [1], trainHead: false })]);
+    const trained = model.namedParameters().filter(([, parameter]) => parameter.trainable).map(([path]) => path);
+    expect(trained.length).toBeGreaterThan(0);
+    expect(trained.every((path) => path.startsWith('encoder.layers.1.'))).toBe(true);
+    const everyLayer = peft(createBert({ vocabSize: 30, hiddenSize: 8, numLayers: 3, numHeads: 2, maxPositions: 8, numLabels: 2 }), [bitfit({ trainHead: false })]);
+    expect(everyLayer.trainableParameters().length).toBeGreaterThan(3 * trained.length - 1);
+    tuned.model.dispose();
+  });
+});

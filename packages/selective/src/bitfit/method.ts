@@ -28,7 +28,8 @@ export const bitFitMethod = definePeftMethod({
   apply(model, config): SelectiveAppliedMethod {
     const wrapped = config.addZeroBiases ? addZeroBiases(model) : [];
     try {
-      const subset = resolveBitFitSubset(model, config);
+      const inLayers = config.layers ? new RegExp(`(^|\\.)layers\\.(${config.layers.join('|')})\\.`) : undefined;
+      const subset = resolveBitFitSubset(model, config).filter((selection) => inLayers?.test(selection.path) ?? true);
       return fromSelection({
         name: 'bitfit',
         model,

@@ -40,8 +40,9 @@ describe('token-sft memory', () => {
     const peaks = [0, 1, 2].map(() => stepPeak(tuned, variables, batch));
     expect(tf.memory().numTensors).toBe(before);
     const ratio = Math.max(...peaks) / fullPeak;
-    // Measured on cpu: 0.22 (20.7 MB full, 4.5 MB with token-sft).
-    expect(ratio).toBeLessThan(0.35);
+    // Measured on cpu: 0.22 (20.7 MB full, 4.5 MB with token-sft) against tfjs's stock tape; 0.42
+    // against core's lean layer ops, which shrink the full tape more than token SFT's.
+    expect(ratio).toBeLessThan(0.5);
     model.dispose();
     tf.dispose(Object.values(batch));
   });

@@ -7,6 +7,7 @@ import type { SlotChain } from '../../models/slot-chain';
 import type { Module } from '../../nn/module';
 import type { Parameter } from '../../nn/parameter';
 import type { AppliedMethod, ApplyContext } from '../types';
+import { AdapterWrapper } from './adapter-wrapper';
 import { loadParametersStrict, stateOf } from './strict-state';
 
 /** The key of a method's provider in a slot chain: `<adapter>/<method>`. */
@@ -46,13 +47,16 @@ export function attachPrefixProviders<P extends PrefixProvider>(model: Module<an
     for (const layerIndex of chosen) {
       const path = info.paths.attention[layerIndex];
       if (path === undefined) throw new PeftError('invalid-config', `${methodName}: layer ${layerIndex} does not exist (the model has ${info.numLayers}).`, { field: 'layers', value: layerIndex, allowed: `0..${info.numLayers - 1}` });
-      const attention = model.getModule(path);
+      // A sublayer adapter may already wrap the attention: the slot is on the module it holds.
+      let holderPath = path;
+      while (model.getModule(holderPath) instanceof AdapterWrapper) holderPath = `${holderPath}.base`;
+      const attention = model.getModule(holderPath);
       if (!(attention instanceof MultiHeadAttention)) {
-        throw new PeftError('invalid-argument', `${methodName}: ${path} is a ${attention.constructor.name}, not an attention sublayer with a prefix slot (wrap adapters after prefix methods).`, { field: 'model', value: path, allowed: 'MultiHeadAttention' });
+        throw new PeftError('invalid-argument', `${methodName}: ${path} is a ${attention.constructor.name}, not an attention sublayer with a prefix slot .`, { field: 'model', value: path, allowed: 'MultiHeadAttention' });
       }
       const provider = make(layerIndex, attention);
       attention.prefixSlot().add(key, provider);
-      targets.push({ path, slot: 'prefix', provider });
+      targets.push({ path: holderPath, slot: 'prefix', provider });
     }
   } catch (error) {
     detachProviders(model, targets, key);
