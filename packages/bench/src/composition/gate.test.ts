@@ -18,7 +18,8 @@ import {
 } from '@peftjs/core';
 import { conformanceBatch, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
 import { createTestBert } from './test-model';
-import { LoraLinear, lora } from '@peftjs/lora';
+import type { LoraLinear} from '@peftjs/lora';
+import { lora } from '@peftjs/lora';
 import '@peftjs/lora/register';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
