@@ -1,2 +1,6 @@
-/** Methods of this family land here; see the package README for what is planned. */
-export {};
+export * from './sparse-delta/scatter-add';
+export * from './sparse-delta/sparse-delta';
+export * from './sparse-delta/select';
+export * from './shared/sparse-method';
+export * from './random-mask/config';
+export * from './random-mask/method';
