@@ -1,9 +1,13 @@
 import { declarePackage, registerMethod } from '@peftjs/core';
+import { childTuningMethod } from './child-tuning/method';
+import { fishMaskMethod } from './fish-mask/method';
+import { magnitudeMaskMethod } from './magnitude-mask/method';
 import { randomMaskMethod } from './random-mask/method';
+import { samMethod } from './sam/method';
 
 /** Registers this family's methods into the default registry of @peftjs/core. */
 declarePackage({
   packageName: '@peftjs/sparse-mask',
   methods: ['random-mask', 'mixout', 'magnitude-mask', 'diff-pruning', 'child-tuning', 'fish-mask', 'sam', 'lt-sft'],
 });
-registerMethod(randomMaskMethod);
+for (const method of [randomMaskMethod, magnitudeMaskMethod, samMethod, fishMaskMethod, childTuningMethod]) registerMethod(method);

@@ -1,4 +1,5 @@
-import { Trainer, createGpt, peft, setGlobalSeed, tf, type Batch, type MethodConfig, type Parameter, type PeftModel } from '@peftjs/core';
+import { Trainer, createGpt, peft, setGlobalSeed, tf, type Batch, type CalibrationContext, type MethodConfig, type Parameter, type PeftModel } from '@peftjs/core';
+import type { SparseDelta } from '../sparse-delta/sparse-delta';
 import { conformanceBatch, createConformanceBert, disposeBatch, type ConformanceModel } from '@peftjs/core/testing';
 
 /** A 2-layer GPT-2 classifier of the conformance suite's size. */
@@ -85,8 +86,56 @@ export async function trainBriefly(methods: MethodConfig[], options: { steps?: n
 }
 
 /** The sparse method's applied form inside a tuned model (the first method of the active adapter). */
-export function sparseDeltaOf(tuned: PeftModel<ConformanceModel>): import('../sparse-delta/sparse-delta').SparseDelta {
-  const applied = tuned.appliedMethods()[0] as unknown as { delta?: import('../sparse-delta/sparse-delta').SparseDelta };
+export function sparseDeltaOf(tuned: PeftModel<ConformanceModel>): SparseDelta {
+  const applied = tuned.appliedMethods()[0] as unknown as { delta?: SparseDelta };
   if (!applied.delta) throw new Error('not a sparse method');
   return applied.delta;
+}
+
+/** A calibration context over `batches`, as the trainer builds it (eval mode). */
+export function calibrationContextFor(model: ConformanceModel, batches: Batch[]): CalibrationContext {
+  return {
+    batches,
+    loss: (batch) => model.taskLoss(model.forward(batch), batch.labels!, batch.attentionMask),
+    forward: (batch) => model.forward(batch),
+  };
+}
+
+/**
+ * Plain-JS reference of the squared-gradient criteria: Σ over units of fround(g²) per entry of each
+ * tensor (gradients from tf on the bare model), then a full sort (descending, ties to the lower index).
+ */
+export function referenceTopK(model: ConformanceModel, parameters: readonly Parameter[], units: Batch[], k: number): number[] {
+  const sums = parameters.map((parameter) => new Float32Array(parameter.size));
+  for (const unit of units) {
+    const { value, grads } = tf.variableGrads(() => model.taskLoss(model.forward(unit), unit.labels!, unit.attentionMask), parameters.map((p) => p.variable));
+    parameters.forEach((parameter, t) => {
+      const g = grads[parameter.variable.name]!.dataSync();
+      for (let i = 0; i < g.length; i++) sums[t]![i] = Math.fround(sums[t]![i]! + Math.fround(g[i]! * g[i]!));
+    });
+    tf.dispose([value, ...Object.values(grads)]);
+  }
+  return referenceTopKOfScores(sums, k);
+}
+
+/** The k largest scores' global indices by a full sort (descending, ties to the lower index), sorted ascending. */
+export function referenceTopKOfScores(scores: readonly ArrayLike<number>[], k: number): number[] {
+  const all: Array<[number, number]> = [];
+  let offset = 0;
+  for (const score of scores) {
+    for (let i = 0; i < score.length; i++) all.push([score[i]!, offset + i]);
+    offset += score.length;
+  }
+  all.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  return all.slice(0, k).map(([, index]) => index).sort((a, b) => a - b);
+}
+
+/** One-example batches of `batch` (row slices), for per-example references. */
+export function examplesOf(batch: Batch): Batch[] {
+  const size = batch.inputIds.shape[0]!;
+  return Array.from({ length: size }, (_, row) => ({
+    inputIds: tf.slice(batch.inputIds, [row], [1]),
+    ...(batch.attentionMask ? { attentionMask: tf.slice(batch.attentionMask, [row], [1]) } : {}),
+    labels: tf.slice(batch.labels!, [row], [1]),
+  }));
 }

@@ -15,8 +15,8 @@ import { tf } from '@peftjs/core';
 export function scatterAdd(base: tf.Tensor, indices: tf.Tensor1D, values: tf.Tensor1D): tf.Tensor {
   const size = base.size;
   const shape = base.shape;
-  const op = tf.customGrad((deltas: tf.Tensor) => ({
-    value: tf.tidy(() => tf.add(tf.reshape(base, [size]), tf.scatterND(tf.expandDims(indices, 1), deltas, [size])).reshape(shape)),
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: tf.tidy(() => tf.add(tf.reshape(base, [size]), tf.scatterND(tf.expandDims(indices, 1), args[0] as tf.Tensor, [size])).reshape(shape)),
     gradFunc: (dy: tf.Tensor) => tf.gather(tf.reshape(dy, [size]), indices),
   }));
   return op(values);

@@ -247,7 +247,7 @@ export class SparseDelta {
 }
 
 function checkIndices(indices: Int32Array, size: number, total: number): Int32Array {
-  if (indices.length !== size) throw new PeftError('invalid-argument', `The sparse delta holds ${size} entries; got ${indices.length} indices.`, { field: 'indices', value: indices.length, allowed: size });
+  if (indices.length !== size) throw new PeftError('invalid-argument', `The sparse delta holds ${size} entries; got ${indices.length} indices.`, { field: 'indices', value: indices.length, allowed: `${size} indices` });
   const sorted = Int32Array.from(indices).sort();
   for (let i = 0; i < sorted.length; i++) {
     const index = sorted[i]!;
