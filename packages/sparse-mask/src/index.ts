@@ -13,3 +13,5 @@ export * from './fish-mask/config';
 export * from './fish-mask/method';
 export * from './child-tuning/config';
 export * from './child-tuning/method';
+export * from './lt-sft/config';
+export * from './lt-sft/method';

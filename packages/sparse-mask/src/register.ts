@@ -3,6 +3,7 @@ import { childTuningMethod } from './child-tuning/method';
 import { fishMaskMethod } from './fish-mask/method';
 import { magnitudeMaskMethod } from './magnitude-mask/method';
 import { randomMaskMethod } from './random-mask/method';
+import { ltSftMethod } from './lt-sft/method';
 import { samMethod } from './sam/method';
 
 /** Registers this family's methods into the default registry of @peftjs/core. */
@@ -10,4 +11,4 @@ declarePackage({
   packageName: '@peftjs/sparse-mask',
   methods: ['random-mask', 'mixout', 'magnitude-mask', 'diff-pruning', 'child-tuning', 'fish-mask', 'sam', 'lt-sft'],
 });
-for (const method of [randomMaskMethod, magnitudeMaskMethod, samMethod, fishMaskMethod, childTuningMethod]) registerMethod(method);
+for (const method of [randomMaskMethod, magnitudeMaskMethod, samMethod, fishMaskMethod, childTuningMethod, ltSftMethod]) registerMethod(method);

@@ -77,7 +77,10 @@ export interface SparseMethodOptions {
  */
 export function sparseMethod(options: SparseMethodOptions): SparseAppliedMethod {
   const { name, model, targets } = options;
-  const holderName = `${name.replace(/[^A-Za-z0-9]/g, '_')}_${options.context.adapterName}`;
+  const stem = `${name.replace(/[^A-Za-z0-9]/g, '_')}_${options.context.adapterName}`;
+  let holderName = stem;
+  // A second sparse method of the same name in one adapter (two LT-SFT deltas composed) gets its own holder.
+  for (let n = 2; model.maybeChild(holderName); n++) holderName = `${stem}_${n}`;
   const delta = new SparseDelta({ model, holderName, targets, indices: options.initialIndices, method: name });
   const part: AppliedMethod = {
     name,

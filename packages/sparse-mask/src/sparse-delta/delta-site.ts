@@ -21,6 +21,8 @@ export interface SiteContribution {
 export class DeltaSite {
   private readonly contributions = new Set<SiteContribution>();
   private suspended = false;
+  /** The active contributions and their indices concatenated (kept: the backward gathers with them). */
+  private combined: { active: SiteContribution[]; indices: tf.Tensor1D | undefined } = { active: [], indices: undefined };
 
   constructor(readonly parameter: Parameter) {}
 
@@ -53,20 +55,16 @@ export class DeltaSite {
 
   /** Re-installs or removes the override after a contribution was enabled, disabled or merged. */
   refresh(): void {
-    const any = !this.suspended && [...this.contributions].some((contribution) => contribution.active());
-    this.parameter.overrideValue(any ? () => this.compute() : undefined);
+    const active = this.suspended ? [] : [...this.contributions].filter((contribution) => contribution.active());
+    this.combined.indices?.dispose();
+    this.combined = { active, indices: active.length > 1 ? (tf.concat(active.map((contribution) => contribution.indices)) as tf.Tensor1D) : undefined };
+    this.parameter.overrideValue(active.length > 0 ? () => this.compute() : undefined);
   }
 
   private compute(): tf.Tensor {
-    const active = [...this.contributions].filter((contribution) => contribution.active());
+    const { active, indices } = this.combined;
     if (active.length === 1) return scatterAdd(this.parameter.variable, active[0]!.indices, active[0]!.values());
-    return tf.tidy(() =>
-      scatterAdd(
-        this.parameter.variable,
-        tf.concat(active.map((contribution) => contribution.indices)) as tf.Tensor1D,
-        tf.concat(active.map((contribution) => contribution.values())) as tf.Tensor1D,
-      ),
-    );
+    return tf.tidy(() => scatterAdd(this.parameter.variable, indices!, tf.concat(active.map((contribution) => contribution.values())) as tf.Tensor1D));
   }
 }
 
