@@ -15,3 +15,6 @@ export * from './child-tuning/config';
 export * from './child-tuning/method';
 export * from './lt-sft/config';
 export * from './lt-sft/method';
+export * from './mixout/config';
+export * from './mixout/method';
+export * from './mixout/mixout-value';

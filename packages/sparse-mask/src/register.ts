@@ -4,6 +4,7 @@ import { fishMaskMethod } from './fish-mask/method';
 import { magnitudeMaskMethod } from './magnitude-mask/method';
 import { randomMaskMethod } from './random-mask/method';
 import { ltSftMethod } from './lt-sft/method';
+import { mixoutMethod } from './mixout/method';
 import { samMethod } from './sam/method';
 
 /** Registers this family's methods into the default registry of @peftjs/core. */
@@ -11,4 +12,4 @@ declarePackage({
   packageName: '@peftjs/sparse-mask',
   methods: ['random-mask', 'mixout', 'magnitude-mask', 'diff-pruning', 'child-tuning', 'fish-mask', 'sam', 'lt-sft'],
 });
-for (const method of [randomMaskMethod, magnitudeMaskMethod, samMethod, fishMaskMethod, childTuningMethod, ltSftMethod]) registerMethod(method);
+for (const method of [randomMaskMethod, magnitudeMaskMethod, samMethod, fishMaskMethod, childTuningMethod, ltSftMethod, mixoutMethod]) registerMethod(method);
