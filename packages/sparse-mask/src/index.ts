@@ -18,3 +18,6 @@ export * from './lt-sft/method';
 export * from './mixout/config';
 export * from './mixout/method';
 export * from './mixout/mixout-value';
+export * from './diff-pruning/config';
+export * from './diff-pruning/hard-concrete';
+export * from './diff-pruning/method';
