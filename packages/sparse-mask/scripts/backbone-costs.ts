@@ -64,10 +64,12 @@ interface Row {
   optimizerStateBytes: number;
   adapterBytes: number;
   peakStepBytes: number;
+  /** Live bytes at the step's start (weights, optimizer state, the method's own tensors, the batch) plus the step's peak. */
+  peakTrainingBytes: number;
 }
 
 /** One training step as the trainer runs it (without clipping), measured after a warm-up step. */
-function measureStep(model: Awaited<ReturnType<typeof loadModel>>, parameters: Parameter[], methods: readonly AppliedMethod[]): { optimizerStateBytes: number; peakStepBytes: number } {
+function measureStep(model: Awaited<ReturnType<typeof loadModel>>, parameters: Parameter[], methods: readonly AppliedMethod[]): { optimizerStateBytes: number; peakStepBytes: number; peakTrainingBytes: number } {
   const optimizer = new AdamW(parameters, { learningRate: 1e-4, weightDecay: 0 });
   model.train();
   const step = () => {
@@ -88,10 +90,12 @@ function measureStep(model: Awaited<ReturnType<typeof loadModel>>, parameters: P
     tf.dispose([value, ...gradients.values()]);
   };
   step();
-  const peakStepBytes = measurePeakMemory(step).peakBytes;
+  const reading = measurePeakMemory(step);
+  const peakStepBytes = reading.peakBytes;
+  const peakTrainingBytes = reading.baselineBytes + reading.peakBytes;
   const optimizerStateBytes = Object.values(optimizer.state().tensors).reduce((n, t) => n + t.size * 4, 0);
   optimizer.dispose();
-  return { optimizerStateBytes, peakStepBytes };
+  return { optimizerStateBytes, peakStepBytes, peakTrainingBytes };
 }
 
 const rows: Row[] = [];
@@ -150,9 +154,9 @@ for (const [name, config] of runs) {
 const full = rows[0]!;
 const x = (value: number, of: number) => `${(value / of).toFixed(3)}×`;
 console.error(`\nbackbone ${values.backbone}, backend ${info.backend}, density ${density}, batch ${batchSize}×${length}\n`);
-console.error('| method | trainable entries | Adam state bytes | adapter file bytes | peak step bytes (×full) |\n|---|---|---|---|---|');
+console.error('| method | trainable entries | Adam state bytes (×full) | adapter file bytes (×full) | peak step bytes (×full) | peak training bytes (×full) |\n|---|---|---|---|---|---|');
 for (const row of rows) {
-  console.error(`| ${row.method} | ${row.trainable} | ${row.optimizerStateBytes} (${x(row.optimizerStateBytes, full.optimizerStateBytes)}) | ${row.adapterBytes} (${x(row.adapterBytes, full.adapterBytes)}) | ${row.peakStepBytes} (${x(row.peakStepBytes, full.peakStepBytes)}) |`);
+  console.error(`| ${row.method} | ${row.trainable} | ${row.optimizerStateBytes} (${x(row.optimizerStateBytes, full.optimizerStateBytes)}) | ${row.adapterBytes} (${x(row.adapterBytes, full.adapterBytes)}) | ${row.peakStepBytes} (${x(row.peakStepBytes, full.peakStepBytes)}) | ${row.peakTrainingBytes} (${x(row.peakTrainingBytes, full.peakTrainingBytes)}) |`);
 }
 console.log(JSON.stringify({ backbone: values.backbone, backend: info.backend, density, batch: [batchSize, length], rows }));
 tf.dispose([batch.inputIds, batch.attentionMask!, batch.labels!]);
