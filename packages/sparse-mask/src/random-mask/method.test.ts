@@ -41,5 +41,29 @@ describe('random-mask', () => {
     model.dispose();
   });
 
+  it('named adapters each hold their own delta; switching adapters switches the deltas', () => {
+    const model = createConformanceBert();
+    const tuned = peft(model, [randomMask({ density: 0.05, seed: 1 })]);
+    tuned.addAdapter('second', [randomMask({ density: 0.05, seed: 2 })]);
+    const batch = { inputIds: tf.tensor2d([[3, 7, 9, 11]], [1, 4], 'int32') };
+    const hidden = () => tf.tidy(() => Array.from(tuned.forward(batch).lastHiddenState.dataSync()));
+    tuned.model.eval();
+    const base = hidden();
+    const deltas = tuned.model.namedParameters().filter(([path]) => path.startsWith('random_mask_'));
+    expect(deltas.map(([path]) => path).sort()).toEqual(['random_mask_default.values', 'random_mask_second.values']);
+    deltas.forEach(([, p], i) => p.assign(tf.fill(p.shape, 0.3 * (i + 1))));
+    const first = hidden();
+    tuned.setAdapter('second');
+    const second = hidden();
+    tuned.setAdapter('default');
+    const again = hidden();
+    const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+    expect(maxDiff(first, base)).toBeGreaterThan(1e-2);
+    expect(maxDiff(second, first)).toBeGreaterThan(1e-2);
+    expect(maxDiff(again, first)).toBeLessThan(1e-6);
+    batch.inputIds.dispose();
+    model.dispose();
+  });
+
   sparseMethodChecks(() => randomMask({ density: 0.05, seed: 2 }));
 });
