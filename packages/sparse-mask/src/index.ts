@@ -1,2 +1,23 @@
-/** Methods of this family land here; see the package README for what is planned. */
-export {};
+export * from './sparse-delta/scatter-add';
+export * from './sparse-delta/sparse-delta';
+export * from './sparse-delta/select';
+export * from './shared/sparse-method';
+export * from './shared/calibration';
+export * from './random-mask/config';
+export * from './random-mask/method';
+export * from './magnitude-mask/config';
+export * from './magnitude-mask/method';
+export * from './sam/config';
+export * from './sam/method';
+export * from './fish-mask/config';
+export * from './fish-mask/method';
+export * from './child-tuning/config';
+export * from './child-tuning/method';
+export * from './lt-sft/config';
+export * from './lt-sft/method';
+export * from './mixout/config';
+export * from './mixout/method';
+export * from './mixout/mixout-value';
+export * from './diff-pruning/config';
+export * from './diff-pruning/hard-concrete';
+export * from './diff-pruning/method';
