@@ -144,7 +144,9 @@ export function mayNeedGradient(tensor: tf.Tensor): boolean {
   const { stack } = record();
   if (stack.length === 0) return gradientDepth() > 0;
   const call = plainCall();
-  if (call !== undefined) return call.reachable.has(tensor.id);
+  // A computed tensor (a weight built from parameters: PHM products, masked or averaged experts) is
+  // kept conservatively: reachability misses some of them, and only frozen variables are worth pruning.
+  if (call !== undefined) return !(tensor instanceof tf.Variable) || call.reachable.has(tensor.id);
   if (!(tensor instanceof tf.Variable)) return true;
   return stack.some((entry) => entry.reachable.has(tensor.id));
 }
