@@ -178,7 +178,7 @@ describe('S4 spindle groups (Chen et al. 2023)', () => {
   });
 
   it('assigns G1 (A, L), G2 (A, P), G3 (A, P, B), G4 (P, B, L)', () => {
-    const layers = Object.fromEntries(defineS4Hybrid(12).parts.map((part) => [part.method, (part.config as { targets: { layers: number[] } }).targets.layers]));
+    const layers = Object.fromEntries(defineS4Hybrid(12).parts.map((part) => [part.method, (part.config as { layers?: number[]; targets?: { layers: number[] } }).layers ?? (part.config as { targets: { layers: number[] } }).targets.layers]));
     expect(layers).toEqual({
       houlsby: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
       'prefix-tuning': [2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
