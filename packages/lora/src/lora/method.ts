@@ -1,4 +1,4 @@
-import { Embedding, Linear, PeftError, attachAdapters, definePeftMethod, detachAdapters, findWrapper, fromWrappers, isLinearLike as isLinearLikeModule, resolveTargets, resolveWrappableTargets, type AppliedMethod, type Module, type WrapperTarget } from '@peftjs/core';
+import { Embedding, Linear, PeftError, attachAdapters, definePeftMethod, detachAdapters, findWrapper, fromWrappers, isLinearLike, resolveTargets, resolveWrappableTargets, type AppliedMethod, type Module, type WrapperTarget } from '@peftjs/core';
 import { loraConfigSchema, matchPattern, type LoraConfig } from './config';
 import { exportLoraHf, hfNameOrUndefined, inTransformedLayers, loadLoraHf, loraHfFormat, matchesHfTargetModules, selectedByHfTargets, type CopyTarget, type LoraTarget } from './hf-format';
 import { LoraEmbedding, loraEmbeddingOptions } from './embedding-layer';
@@ -70,10 +70,6 @@ export const lora = loraMethod;
 
 /** The wrapper classes LoRA puts its adapters in (linears and embedding tables). */
 const LoraWrapper: ReadonlyArray<abstract new (...args: any[]) => LoraLinear | LoraEmbedding> = [LoraLinear, LoraEmbedding];
-
-function isLinearLike(module: Module<any, any>): boolean {
-  return isLinearLikeModule(module) || module instanceof LoraLinear;
-}
 
 /** What LoRA can wrap: linears (and wrappers that keep their sizes) and embedding tables. */
 function isTargetable(module: Module<any, any>): boolean {

@@ -216,12 +216,7 @@ export abstract class AdapterWrapper<TArgs extends unknown[] = [tf.Tensor], TOut
       adapter.gate.dispose();
     }
     adapter.gate = gate;
-    if (gate) this.registerModuleForGate(name, gate);
-  }
-
-  private registerModuleForGate(name: string, gate: ContributionGate): void {
-    this.removeChild(gateChildName(name));
-    this.attach(gateChildName(name), gate);
+    if (gate && this.maybeChild(gateChildName(name)) !== gate) this.attach(gateChildName(name), gate);
   }
 
   forward(...inputs: TArgs): TOut {

@@ -25,8 +25,4 @@ export abstract class LinearAdapterWrapper<Options = unknown> extends AdapterWra
     this.inFeatures = base.inFeatures;
     this.outFeatures = base.outFeatures;
   }
-
-  override get gateInputSize(): number {
-    return this.inFeatures;
-  }
 }
